@@ -1,0 +1,94 @@
+# Build, test and benchmark entry points.  `make help` lists them.
+#
+#   make          build ./skynet, cservice/*.so, luaclib/*.so
+#   make run      install what is missing, build, start the default example
+#   make test     install what is missing, build, run every test
+#   make bench    run the benchmarks (one `name value unit` line per metric)
+#   make fuzz     build and run the libFuzzer targets (FUZZ_SECONDS each)
+#
+# Sanitizer builds: make SANITIZE=address,undefined CC=clang (see .ci/run).
+
+CC ?= gcc
+LUA_INC ?= /usr/include/lua5.4
+LUA_LIB ?= $(firstword $(wildcard /usr/lib/*/liblua5.4.a /usr/lib/liblua5.4.a))
+
+OPT ?= -O2
+CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -I$(LUA_INC) -Iskynet-src
+ifdef SANITIZE
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDSAN := -fsanitize=$(SANITIZE)
+endif
+SHARED := -fPIC -shared $(LDSAN)
+# Lua is linked statically and whole, and the executable exports its
+# symbols (-E), so every C module shares the one Lua runtime of the process.
+LUA_LINK := -Wl,--whole-archive $(LUA_LIB) -Wl,--no-whole-archive
+LIBS := -lpthread -ldl -lm
+
+CORE_SRC := $(filter-out skynet-src/skynet_main.c,$(wildcard skynet-src/*.c))
+CORE_OBJ := $(patsubst skynet-src/%.c,build/core/%.o,$(CORE_SRC))
+CORE_HDR := $(wildcard skynet-src/*.h)
+
+CSERVICES := $(patsubst service-src/service_%.c,cservice/%.so,$(wildcard service-src/service_*.c))
+
+# luaclib/skynet.so bundles skynet.core and its sibling modules.
+SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c,$(wildcard lualib-src/lua-*.c))
+LUACLIBS := luaclib/skynet.so
+
+UNIT_SRC := $(wildcard test/unit/test_*.c)
+UNIT_BIN := $(patsubst test/unit/%.c,build/unit/%,$(UNIT_SRC))
+
+.PHONY: all clean run test unit bench fuzz deps help
+all: skynet $(CSERVICES) $(LUACLIBS)
+
+help:
+	@sed -n '1,12p' Makefile
+
+build/core/%.o: skynet-src/%.c $(CORE_HDR) | build/core
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+build/core build/unit build/lualib cservice luaclib:
+	mkdir -p $@
+
+build/libcore.a: $(CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+skynet: skynet-src/skynet_main.c build/libcore.a
+	$(CC) $(CFLAGS) -o $@ $< -Wl,-E -Wl,--whole-archive build/libcore.a -Wl,--no-whole-archive $(LUA_LINK) $(LIBS) $(LDSAN)
+
+# snlua is split over several files: service_snlua.c plus snlua_*.c.
+cservice/snlua.so: service-src/service_snlua.c $(wildcard service-src/snlua_*.c service-src/snlua_*.h) $(CORE_HDR) | cservice
+	$(CC) $(CFLAGS) $(SHARED) -Iservice-src -o $@ service-src/service_snlua.c $(wildcard service-src/snlua_*.c)
+
+cservice/%.so: service-src/service_%.c $(CORE_HDR) $(wildcard service-src/*.h) | cservice
+	$(CC) $(CFLAGS) $(SHARED) -Iservice-src -o $@ $<
+
+luaclib/skynet.so: $(SKYNET_LUACLIB_SRC) $(wildcard lualib-src/*.h) $(CORE_HDR) | luaclib
+	$(CC) $(CFLAGS) $(SHARED) -Ilualib-src -o $@ $(SKYNET_LUACLIB_SRC)
+
+# Unit tests link the core archive, the serializer and Lua directly.
+build/lualib/%.o: lualib-src/%.c $(wildcard lualib-src/*.h) $(CORE_HDR) | build/lualib
+	$(CC) $(CFLAGS) -fPIC -Ilualib-src -c -o $@ $<
+
+build/unit/%: test/unit/%.c test/unit/unit.h build/libcore.a build/lualib/lua-seri.o | build/unit
+	$(CC) $(CFLAGS) -Ilualib-src -o $@ $< build/lualib/lua-seri.o build/libcore.a $(LUA_LINK) $(LIBS) $(LDSAN)
+
+unit: $(UNIT_BIN)
+
+deps:
+	@tools/install-deps.sh
+
+run: deps all
+	./skynet examples/config
+
+test: deps all unit
+	@test/run.sh
+
+bench: deps all
+	@bench/run.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build skynet cservice luaclib fuzz/bin

@@ -1,0 +1,314 @@
+/*
+ * lua-skynet.c -- `skynet.core`, the binding lualib/skynet.lua is built on.
+ *
+ * Every function finds its service through the registry field
+ * "skynet_context" set by snlua.  Payloads: a Lua string is copied by the
+ * framework; a lightuserdata + size hands the buffer over (DONTCOPY); an
+ * empty string or nil sends no payload.
+ */
+#include "lua-seri.h"
+#include "skynet.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define KNRM "\x1B[0m"
+#define KRED "\x1B[31m"
+
+/* The callback thread's stack holds: 1 traceback, 2 the Lua callback. */
+struct callback_context {
+	lua_State *L;
+	int forward;
+};
+
+static struct skynet_context *get_context(lua_State *L) {
+	struct skynet_context *ctx = lua_touserdata(L, lua_upvalueindex(1));
+	if (ctx == NULL)
+		luaL_error(L, "Init skynet context first");
+	return ctx;
+}
+
+static int traceback(lua_State *L) {
+	const char *msg = lua_tostring(L, 1);
+	if (msg)
+		luaL_traceback(L, L, msg, 1);
+	else
+		lua_pushliteral(L, "(no error message)");
+	return 1;
+}
+
+static int dispatch_cb(struct skynet_context *context, void *ud, int type, int session, uint32_t source,
+                       const void *msg, size_t sz) {
+	struct callback_context *cb = ud;
+	lua_State *L = cb->L;
+	lua_pushvalue(L, 2);
+	lua_pushinteger(L, type);
+	lua_pushlightuserdata(L, (void *)msg);
+	lua_pushinteger(L, (lua_Integer)sz);
+	lua_pushinteger(L, session);
+	lua_pushinteger(L, source);
+	int r = lua_pcall(L, 5, 0, 1);
+	if (r == LUA_OK)
+		return cb->forward;
+	const char *self = skynet_command(context, "REG", NULL);
+	const char *err = lua_tostring(L, -1);
+	switch (r) {
+	case LUA_ERRRUN:
+		skynet_error(context, "lua call [%x to %s : %d msgsz = %d] error : " KRED "%s" KNRM, source, self,
+		             session, (int)sz, err ? err : "(non-string error)");
+		break;
+	case LUA_ERRMEM:
+		skynet_error(context, "lua memory error : [%x to %s : %d]", source, self, session);
+		break;
+	default:
+		skynet_error(context, "lua error %d : [%x to %s : %d] %s", r, source, self, session, err ? err : "");
+		break;
+	}
+	lua_pop(L, 1);
+	return cb->forward;
+}
+
+/* callback(f, forward): f(type, msg, sz, session, source) handles every
+ * message.  It runs on a dedicated thread kept alive in the registry, so
+ * the main state's stack is never disturbed. */
+static int lcallback(lua_State *L) {
+	struct skynet_context *context = get_context(L);
+	int forward = lua_toboolean(L, 2);
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	lua_settop(L, 1);
+	struct callback_context *cb = lua_newuserdatauv(L, sizeof(*cb), 2);
+	cb->L = lua_newthread(L);
+	lua_setiuservalue(L, -2, 1); /* the userdata keeps the thread alive */
+	lua_pushcfunction(cb->L, traceback);
+	lua_pushvalue(L, 1);
+	lua_xmove(L, cb->L, 1);
+	cb->forward = forward;
+	lua_setfield(L, LUA_REGISTRYINDEX, "skynet.callback");
+	skynet_callback(context, cb, dispatch_cb);
+	return 0;
+}
+
+static int lcommand(lua_State *L) {
+	struct skynet_context *context = get_context(L);
+	const char *cmd = luaL_checkstring(L, 1);
+	const char *parm = NULL;
+	if (lua_gettop(L) >= 2)
+		parm = luaL_checkstring(L, 2);
+	const char *result = skynet_command(context, cmd, parm);
+	if (result) {
+		lua_pushstring(L, result);
+		return 1;
+	}
+	return 0;
+}
+
+static int laddresscommand(lua_State *L) {
+	struct skynet_context *context = get_context(L);
+	const char *cmd = luaL_checkstring(L, 1);
+	const char *parm = NULL;
+	if (lua_gettop(L) >= 2)
+		parm = luaL_checkstring(L, 2);
+	const char *result = skynet_command(context, cmd, parm);
+	if (result && result[0] == ':') {
+		uint32_t addr = (uint32_t)strtoul(result + 1, NULL, 16);
+		lua_pushinteger(L, addr);
+		return 1;
+	}
+	return 0;
+}
+
+static int lintcommand(lua_State *L) {
+	struct skynet_context *context = get_context(L);
+	const char *cmd = luaL_checkstring(L, 1);
+	const char *parm = NULL;
+	char tmp[64];
+	if (lua_gettop(L) >= 2) {
+		if (lua_isinteger(L, 2)) {
+			snprintf(tmp, sizeof(tmp), "%lld", (long long)lua_tointeger(L, 2));
+			parm = tmp;
+		} else {
+			parm = luaL_checkstring(L, 2);
+		}
+	}
+	const char *result = skynet_command(context, cmd, parm);
+	if (result == NULL || result[0] == '\0')
+		return 0;
+	char *end;
+	long long v = strtoll(result, &end, 10);
+	if (*end == '\0') {
+		lua_pushinteger(L, v);
+		return 1;
+	}
+	lua_pushnumber(L, strtod(result, NULL));
+	return 1;
+}
+
+static int lgenid(lua_State *L) {
+	struct skynet_context *context = get_context(L);
+	int session = skynet_send(context, 0, 0, PTYPE_TAG_ALLOCSESSION, 0, NULL, 0);
+	lua_pushinteger(L, session);
+	return 1;
+}
+
+static const char *get_dest_string(lua_State *L, int index) {
+	const char *dest = lua_tostring(L, index);
+	if (dest == NULL)
+		luaL_error(L, "dest address type (%s) must be a string or number.", luaL_typename(L, index));
+	return dest;
+}
+
+/* Sends the payload at stack index `idx` (and `idx+1` for a size). */
+static int send_message(lua_State *L, int source, int idx_type) {
+	struct skynet_context *context = get_context(L);
+	uint32_t dest = (uint32_t)lua_tointeger(L, 1);
+	const char *dest_string = NULL;
+	if (dest == 0) {
+		if (lua_type(L, 1) == LUA_TNUMBER)
+			return luaL_error(L, "Invalid service address 0");
+		dest_string = get_dest_string(L, 1);
+	}
+	int type = (int)luaL_checkinteger(L, idx_type);
+	int session = 0;
+	if (lua_isnil(L, idx_type + 1)) {
+		type |= PTYPE_TAG_ALLOCSESSION;
+	} else {
+		session = (int)luaL_checkinteger(L, idx_type + 1);
+	}
+	int mtype = lua_type(L, idx_type + 2);
+	void *msg = NULL;
+	size_t len = 0;
+	switch (mtype) {
+	case LUA_TSTRING: {
+		msg = (void *)lua_tolstring(L, idx_type + 2, &len);
+		if (len == 0)
+			msg = NULL;
+		break;
+	}
+	case LUA_TLIGHTUSERDATA:
+		msg = lua_touserdata(L, idx_type + 2);
+		len = (size_t)luaL_checkinteger(L, idx_type + 3);
+		type |= PTYPE_TAG_DONTCOPY;
+		break;
+	case LUA_TNONE:
+	case LUA_TNIL:
+		break;
+	default:
+		return luaL_error(L, "invalid param %s", lua_typename(L, mtype));
+	}
+	if (dest_string)
+		session = skynet_sendname(context, (uint32_t)source, dest_string, type, session, msg, len);
+	else
+		session = skynet_send(context, (uint32_t)source, dest, type, session, msg, len);
+	if (session < 0) {
+		if (session == -2) {
+			lua_pushboolean(L, 0);
+			return 1;
+		}
+		return 0; /* nil: the destination does not exist */
+	}
+	lua_pushinteger(L, session);
+	return 1;
+}
+
+/* send(dest, type, session|nil, msg, sz) */
+static int lsend(lua_State *L) { return send_message(L, 0, 2); }
+
+/* redirect(dest, source, type, session, msg, sz) */
+static int lredirect(lua_State *L) {
+	uint32_t source = (uint32_t)luaL_checkinteger(L, 2);
+	return send_message(L, (int)source, 3);
+}
+
+/* error(...): tostring each argument, join with one space. */
+static int lerror(lua_State *L) {
+	struct skynet_context *context = get_context(L);
+	int n = lua_gettop(L);
+	if (n <= 1) {
+		lua_settop(L, 1);
+		const char *s = luaL_tolstring(L, 1, NULL);
+		skynet_error(context, "%s", s);
+		return 0;
+	}
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	for (int i = 1; i <= n; i++) {
+		luaL_tolstring(L, i, NULL);
+		luaL_addvalue(&b);
+		if (i < n)
+			luaL_addchar(&b, ' ');
+	}
+	luaL_pushresult(&b);
+	skynet_error(context, "%s", lua_tostring(L, -1));
+	return 0;
+}
+
+static int ltostring(lua_State *L) {
+	if (lua_isnoneornil(L, 1))
+		return 0;
+	char *msg = lua_touserdata(L, 1);
+	int sz = (int)luaL_checkinteger(L, 2);
+	lua_pushlstring(L, msg, (size_t)sz);
+	return 1;
+}
+
+static int lharbor(lua_State *L) {
+	struct skynet_context *context = get_context(L);
+	uint32_t handle = (uint32_t)luaL_checkinteger(L, 1);
+	int harbor = 0;
+	int remote = skynet_isremote(context, handle, &harbor);
+	lua_pushinteger(L, harbor);
+	lua_pushboolean(L, remote);
+	return 2;
+}
+
+static uint64_t mono_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* trace(tag, text): one `<TRACE tag> <hpc ns> text` log line. */
+static int ltrace(lua_State *L) {
+	struct skynet_context *context = get_context(L);
+	const char *tag = luaL_checkstring(L, 1);
+	const char *text = luaL_optstring(L, 2, "");
+	skynet_error(context, "<TRACE %s> %llu %s", tag, (unsigned long long)mono_ns(), text);
+	return 0;
+}
+
+static int lnow(lua_State *L) {
+	lua_pushinteger(L, (lua_Integer)skynet_now());
+	return 1;
+}
+
+static int lhpc(lua_State *L) {
+	lua_pushinteger(L, (lua_Integer)mono_ns());
+	return 1;
+}
+
+int luaopen_skynet_core(lua_State *L) {
+	luaL_checkversion(L);
+	luaL_Reg with_context[] = {
+		{"send", lsend},         {"genid", lgenid},       {"redirect", lredirect},
+		{"command", lcommand},   {"intcommand", lintcommand}, {"addresscommand", laddresscommand},
+		{"error", lerror},       {"harbor", lharbor},     {"callback", lcallback},
+		{"trace", ltrace},       {NULL, NULL},
+	};
+	luaL_Reg plain[] = {
+		{"tostring", ltostring},   {"pack", luaseri_pack}, {"unpack", luaseri_unpack},
+		{"packstring", luaseri_packstring}, {"trash", luaseri_trash}, {"now", lnow},
+		{"hpc", lhpc},             {NULL, NULL},
+	};
+	lua_createtable(L, 0, sizeof(with_context) / sizeof(with_context[0]) + sizeof(plain) / sizeof(plain[0]));
+	lua_getfield(L, LUA_REGISTRYINDEX, "skynet_context");
+	struct skynet_context *ctx = lua_touserdata(L, -1);
+	if (ctx == NULL)
+		return luaL_error(L, "Init skynet context first");
+	luaL_setfuncs(L, with_context, 1);
+	luaL_setfuncs(L, plain, 0);
+	return 1;
+}

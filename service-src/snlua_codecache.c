@@ -1,0 +1,212 @@
+/*
+ * snlua_codecache.c -- compile each Lua file once per process.
+ *
+ * Parsing a service's source costs far more than loading its bytecode, and
+ * every service loads the same library files, so the first load of a file
+ * keeps a copy of its dumped bytecode (debug info included, so tracebacks
+ * still name files and lines).  Later loads check the file's mtime and size
+ * with one stat() and load from memory.  Entries are immutable once
+ * published; a mutex guards the table.  `clear()` drops every entry (the
+ * console's clearcache); mode "OFF" bypasses the cache for the calling
+ * service.
+ */
+#include "snlua_codecache.h"
+#include "skynet.h"
+
+#include <lauxlib.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CACHE_BUCKETS 256
+
+struct code_entry {
+	struct code_entry *next;
+	char *path;
+	time_t mtime;
+	long mtime_ns;
+	off_t size;
+	char *code;
+	size_t code_size;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct code_entry *cache[CACHE_BUCKETS];
+
+static unsigned hash_path(const char *s) {
+	unsigned h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % CACHE_BUCKETS;
+}
+
+struct dump_buffer {
+	char *data;
+	size_t size;
+	size_t cap;
+};
+
+static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
+	(void)L;
+	struct dump_buffer *b = ud;
+	if (b->size + sz > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->size + sz)
+			cap *= 2;
+		char *n = skynet_realloc(b->data, cap);
+		if (n == NULL)
+			return 1;
+		b->data = n;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->size, p, sz);
+	b->size += sz;
+	return 0;
+}
+
+static int cache_enabled(lua_State *L) {
+	int on = 1;
+	if (lua_getfield(L, LUA_REGISTRYINDEX, "skynet.codecache.off") != LUA_TNIL)
+		on = !lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return on;
+}
+
+int codecache_loadfile(lua_State *L, const char *path) {
+	struct stat st;
+	if (!cache_enabled(L) || stat(path, &st) != 0)
+		return luaL_loadfilex(L, path, NULL);
+	unsigned h = hash_path(path);
+	char chunkname[strlen(path) + 2];
+	chunkname[0] = '@';
+	strcpy(chunkname + 1, path);
+
+	pthread_mutex_lock(&cache_lock);
+	for (struct code_entry *e = cache[h]; e; e = e->next) {
+		if (strcmp(e->path, path) == 0 && e->mtime == st.st_mtim.tv_sec &&
+		    e->mtime_ns == st.st_mtim.tv_nsec && e->size == st.st_size) {
+			/* Entries are never freed while the lock is held by a reader. */
+			int r = luaL_loadbufferx(L, e->code, e->code_size, chunkname, "b");
+			pthread_mutex_unlock(&cache_lock);
+			return r;
+		}
+	}
+	pthread_mutex_unlock(&cache_lock);
+
+	int r = luaL_loadfilex(L, path, NULL);
+	if (r != LUA_OK)
+		return r;
+	struct dump_buffer b = {NULL, 0, 0};
+	if (lua_dump(L, dump_writer, &b, 0) != 0) {
+		skynet_free(b.data);
+		return LUA_OK;
+	}
+	struct code_entry *e = skynet_malloc(sizeof(*e));
+	e->path = skynet_strdup(path);
+	e->mtime = st.st_mtim.tv_sec;
+	e->mtime_ns = st.st_mtim.tv_nsec;
+	e->size = st.st_size;
+	e->code = b.data;
+	e->code_size = b.size;
+	pthread_mutex_lock(&cache_lock);
+	/* Newest first: a changed file's fresh entry shadows the stale one. */
+	e->next = cache[h];
+	cache[h] = e;
+	pthread_mutex_unlock(&cache_lock);
+	return LUA_OK;
+}
+
+/* loadfile([filename [, mode [, env]]]) with the cache in front. */
+static int cached_loadfile(lua_State *L) {
+	const char *path = luaL_optstring(L, 1, NULL);
+	int env = !lua_isnone(L, 3) ? 3 : 0;
+	if (path == NULL) {
+		lua_pushvalue(L, lua_upvalueindex(1)); /* the original loadfile */
+		lua_insert(L, 1);
+		lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+		return lua_gettop(L);
+	}
+	if (codecache_loadfile(L, path) != LUA_OK) {
+		luaL_pushfail(L);
+		lua_insert(L, -2);
+		return 2;
+	}
+	if (env) {
+		lua_pushvalue(L, env);
+		if (!lua_setupvalue(L, -2, 1))
+			lua_pop(L, 1);
+	}
+	return 1;
+}
+
+/* package.searchers[2]: find `name` along package.path, load it cached. */
+static int cached_searcher(lua_State *L) {
+	const char *name = luaL_checkstring(L, 1);
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "searchpath");
+	lua_pushstring(L, name);
+	lua_getfield(L, -3, "path");
+	if (!lua_isstring(L, -1))
+		return luaL_error(L, "'package.path' must be a string");
+	lua_call(L, 2, 2);
+	if (lua_isnil(L, -2))
+		return 1; /* the "no file ..." message */
+	const char *filename = lua_tostring(L, -2);
+	if (codecache_loadfile(L, filename) != LUA_OK)
+		return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, filename,
+		                  lua_tostring(L, -1));
+	lua_pushstring(L, filename);
+	return 2;
+}
+
+void codecache_install(lua_State *L) {
+	lua_getglobal(L, "loadfile");
+	lua_pushcclosure(L, cached_loadfile, 1);
+	lua_setglobal(L, "loadfile");
+	lua_getglobal(L, "package");
+	if (lua_getfield(L, -1, "searchers") == LUA_TTABLE) {
+		lua_pushcfunction(L, cached_searcher);
+		lua_rawseti(L, -2, 2);
+	}
+	lua_pop(L, 2);
+}
+
+static int lclear(lua_State *L) {
+	(void)L;
+	pthread_mutex_lock(&cache_lock);
+	struct code_entry *old[CACHE_BUCKETS];
+	memcpy(old, cache, sizeof(cache));
+	memset(cache, 0, sizeof(cache));
+	pthread_mutex_unlock(&cache_lock);
+	for (int i = 0; i < CACHE_BUCKETS; i++) {
+		while (old[i]) {
+			struct code_entry *e = old[i];
+			old[i] = e->next;
+			skynet_free(e->code);
+			skynet_free(e->path);
+			skynet_free(e);
+		}
+	}
+	return 0;
+}
+
+/* mode("ON"|"OFF"|"EXIST") for the calling service; returns the old mode. */
+static int lmode(lua_State *L) {
+	int was_on = cache_enabled(L);
+	lua_pushstring(L, was_on ? "ON" : "OFF");
+	if (!lua_isnoneornil(L, 1)) {
+		const char *m = luaL_checkstring(L, 1);
+		int off = strcmp(m, "OFF") == 0;
+		lua_pushboolean(L, off);
+		lua_setfield(L, LUA_REGISTRYINDEX, "skynet.codecache.off");
+	}
+	return 1;
+}
+
+int luaopen_skynet_codecache(lua_State *L) {
+	luaL_Reg l[] = {{"clear", lclear}, {"mode", lmode}, {"loadfile", cached_loadfile}, {NULL, NULL}};
+	luaL_newlibtable(L, l);
+	lua_getglobal(L, "loadfile");
+	luaL_setfuncs(L, l, 1);
+	return 1;
+}

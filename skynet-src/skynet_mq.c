@@ -1,0 +1,257 @@
+/*
+ * skynet_mq.c -- mailboxes and the global run queue.
+ *
+ * Wake-up policy (why workers sleep less than upstream's and wake less too):
+ * a mailbox that becomes ready is appended to the run queue.  If the thread
+ * that made it ready is a worker, that worker will take it itself after its
+ * current message unless more work is already waiting, so a sleeping worker
+ * is woken only when the run queue holds more than one mailbox.  Pushes from
+ * non-worker threads (timer, socket, main) always wake a sleeper.  The timer
+ * thread additionally nudges sleepers every tick if work is pending, which
+ * bounds the latency of the rare case where the pushing worker is stuck in a
+ * long handler.
+ */
+#include "skynet_mq.h"
+#include "skynet.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#define DEFAULT_QUEUE_SIZE 16
+#define OVERLOAD_THRESHOLD 1024
+
+/* Owned by its service; fields below `lock` are protected by it, `next` by
+ * the global queue lock while the mailbox is linked there. */
+struct message_queue {
+	pthread_mutex_t lock;
+	uint32_t handle;
+	int cap;
+	int head;
+	int tail;
+	bool release;
+	bool in_global;
+	int overload;
+	int overload_threshold;
+	struct skynet_message *queue;
+	struct message_queue *next;
+};
+
+/* The run queue: a singly linked FIFO of mailboxes under one lock. */
+struct global_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct message_queue *head;
+	struct message_queue *tail;
+	int length;
+	int sleepers;
+	bool quit;
+};
+
+static struct global_queue Q;
+static _Thread_local int is_worker_thread;
+
+void skynet_mq_set_worker_thread(int is_worker) { is_worker_thread = is_worker; }
+
+void skynet_globalmq_init(void) {
+	memset(&Q, 0, sizeof(Q));
+	pthread_mutex_init(&Q.lock, NULL);
+	pthread_cond_init(&Q.cond, NULL);
+}
+
+void skynet_globalmq_exit(void) {
+	pthread_mutex_destroy(&Q.lock);
+	pthread_cond_destroy(&Q.cond);
+}
+
+void skynet_globalmq_push(struct message_queue *q) {
+	pthread_mutex_lock(&Q.lock);
+	q->next = NULL;
+	if (Q.tail) {
+		Q.tail->next = q;
+		Q.tail = q;
+	} else {
+		Q.head = Q.tail = q;
+	}
+	Q.length++;
+	if (Q.sleepers > 0 && (!is_worker_thread || Q.length > 1))
+		pthread_cond_signal(&Q.cond);
+	pthread_mutex_unlock(&Q.lock);
+}
+
+static struct message_queue *pop_locked(void) {
+	struct message_queue *q = Q.head;
+	if (q) {
+		Q.head = q->next;
+		if (Q.head == NULL)
+			Q.tail = NULL;
+		q->next = NULL;
+		Q.length--;
+	}
+	return q;
+}
+
+struct message_queue *skynet_globalmq_pop(void) {
+	pthread_mutex_lock(&Q.lock);
+	struct message_queue *q = pop_locked();
+	pthread_mutex_unlock(&Q.lock);
+	return q;
+}
+
+struct message_queue *skynet_globalmq_wait(void) {
+	pthread_mutex_lock(&Q.lock);
+	struct message_queue *q;
+	while ((q = pop_locked()) == NULL && !Q.quit) {
+		Q.sleepers++;
+		pthread_cond_wait(&Q.cond, &Q.lock);
+		Q.sleepers--;
+	}
+	pthread_mutex_unlock(&Q.lock);
+	return q;
+}
+
+void skynet_globalmq_wakeup(int all) {
+	pthread_mutex_lock(&Q.lock);
+	if (Q.sleepers > 0) {
+		if (all)
+			pthread_cond_broadcast(&Q.cond);
+		else if (Q.length > 0)
+			pthread_cond_signal(&Q.cond);
+	}
+	pthread_mutex_unlock(&Q.lock);
+}
+
+void skynet_globalmq_quit(void) {
+	pthread_mutex_lock(&Q.lock);
+	Q.quit = true;
+	pthread_cond_broadcast(&Q.cond);
+	pthread_mutex_unlock(&Q.lock);
+}
+
+int skynet_globalmq_sleepers(void) {
+	pthread_mutex_lock(&Q.lock);
+	int n = Q.sleepers;
+	pthread_mutex_unlock(&Q.lock);
+	return n;
+}
+
+int skynet_globalmq_length(void) {
+	pthread_mutex_lock(&Q.lock);
+	int n = Q.length;
+	pthread_mutex_unlock(&Q.lock);
+	return n;
+}
+
+struct message_queue *skynet_mq_create(uint32_t handle) {
+	struct message_queue *q = skynet_malloc(sizeof(*q));
+	memset(q, 0, sizeof(*q));
+	pthread_mutex_init(&q->lock, NULL);
+	q->handle = handle;
+	q->cap = DEFAULT_QUEUE_SIZE;
+	/* A new mailbox counts as "in the run queue" until its service finished
+	 * init: messages sent meanwhile wait, and skynet_context_new pushes it. */
+	q->in_global = true;
+	q->overload_threshold = OVERLOAD_THRESHOLD;
+	q->queue = skynet_malloc(sizeof(struct skynet_message) * q->cap);
+	return q;
+}
+
+uint32_t skynet_mq_handle(struct message_queue *q) { return q->handle; }
+
+int skynet_mq_length(struct message_queue *q) {
+	pthread_mutex_lock(&q->lock);
+	int n = q->tail - q->head;
+	if (n < 0)
+		n += q->cap;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+int skynet_mq_overload(struct message_queue *q) {
+	if (q->overload) {
+		int n = q->overload;
+		q->overload = 0;
+		return n;
+	}
+	return 0;
+}
+
+int skynet_mq_pop(struct message_queue *q, struct skynet_message *message) {
+	int ret = 1;
+	pthread_mutex_lock(&q->lock);
+	if (q->head != q->tail) {
+		*message = q->queue[q->head++];
+		ret = 0;
+		int head = q->head, tail = q->tail, cap = q->cap;
+		if (head >= cap)
+			q->head = head = 0;
+		int length = tail - head;
+		if (length < 0)
+			length += cap;
+		while (length > q->overload_threshold) {
+			q->overload = length;
+			q->overload_threshold *= 2;
+		}
+	} else {
+		q->overload_threshold = OVERLOAD_THRESHOLD;
+	}
+	if (ret)
+		q->in_global = false;
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static void expand_queue(struct message_queue *q) {
+	struct skynet_message *nq = skynet_malloc(sizeof(struct skynet_message) * q->cap * 2);
+	for (int i = 0; i < q->cap; i++)
+		nq[i] = q->queue[(q->head + i) % q->cap];
+	q->head = 0;
+	q->tail = q->cap;
+	q->cap *= 2;
+	skynet_free(q->queue);
+	q->queue = nq;
+}
+
+void skynet_mq_push(struct message_queue *q, struct skynet_message *message) {
+	pthread_mutex_lock(&q->lock);
+	q->queue[q->tail] = *message;
+	if (++q->tail >= q->cap)
+		q->tail = 0;
+	if (q->head == q->tail)
+		expand_queue(q);
+	bool link = !q->in_global;
+	q->in_global = true;
+	pthread_mutex_unlock(&q->lock);
+	if (link)
+		skynet_globalmq_push(q);
+}
+
+void skynet_mq_mark_release(struct message_queue *q) {
+	pthread_mutex_lock(&q->lock);
+	bool link = !q->in_global;
+	q->release = true;
+	q->in_global = true;
+	pthread_mutex_unlock(&q->lock);
+	if (link)
+		skynet_globalmq_push(q);
+}
+
+/* Called by the worker that popped a released mailbox: every message left
+ * is handed to drop_func, then the mailbox is freed. */
+void skynet_mq_release(struct message_queue *q, message_drop drop_func, void *ud) {
+	pthread_mutex_lock(&q->lock);
+	bool release = q->release;
+	pthread_mutex_unlock(&q->lock);
+	if (!release) {
+		/* Owner not deleted yet (its handle vanished first): try again later. */
+		skynet_globalmq_push(q);
+		return;
+	}
+	struct skynet_message msg;
+	while (!skynet_mq_pop(q, &msg))
+		drop_func(&msg, ud);
+	pthread_mutex_destroy(&q->lock);
+	skynet_free(q->queue);
+	skynet_free(q);
+}

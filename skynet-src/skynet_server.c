@@ -1,0 +1,458 @@
+/*
+ * skynet_server.c -- service contexts and message delivery.
+ *
+ * The path of one message: skynet_send() -> skynet_context_push() appends to
+ * the destination mailbox (skynet_mq.c) -> a worker (skynet_start.c) calls
+ * skynet_context_message_dispatch() -> dispatch_message() runs the service
+ * callback and frees the payload unless the callback kept it.
+ *
+ * A context is reference counted: the handle registry holds one reference,
+ * each in-flight lookup (skynet_handle_grab) one more.  The context is deleted
+ * when the last reference goes, after its handle was retired.
+ */
+#include "skynet_server.h"
+#include "skynet.h"
+#include "skynet_handle.h"
+#include "skynet_harbor.h"
+#include "skynet_log.h"
+#include "skynet_module.h"
+#include "skynet_monitor.h"
+#include "skynet_mq.h"
+#include "skynet_start.h"
+#include "skynet_timer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Owned by the registry.  cb/cb_ud/session_id/message_count/cpu_* are touched
+ * only by the thread running the service (one at a time); ref, endless and
+ * logfile are atomics because other threads read or set them. */
+struct skynet_context {
+	void *instance;
+	struct skynet_module *mod;
+	void *cb_ud;
+	skynet_cb cb;
+	struct message_queue *queue;
+	_Atomic(FILE *) logfile;
+	uint64_t cpu_cost;  /* microseconds */
+	uint64_t cpu_start; /* microseconds, 0 when idle */
+	char result[64];
+	uint32_t handle;
+	int session_id;
+	atomic_int ref;
+	int message_count;
+	bool init;
+	atomic_bool endless;
+	bool profile;
+};
+
+static atomic_int context_total;
+static bool G_profile = true;
+static atomic_uint logger_handle;
+static atomic_uint monitor_exit;
+static atomic_bool aborting;
+static _Thread_local uint32_t current_handle;
+
+void skynet_set_profile(bool on) { G_profile = on; }
+uint32_t skynet_logger_handle(void) { return logger_handle; }
+void skynet_set_logger_handle(uint32_t h) { logger_handle = h; }
+uint32_t skynet_monitor_exit_handle(void) { return monitor_exit; }
+void skynet_set_monitor_exit(uint32_t h) { monitor_exit = h; }
+
+int skynet_context_total(void) { return context_total; }
+
+void skynet_initthread(int m) { current_handle = (uint32_t)(-m); }
+
+uint32_t skynet_current_handle(void) { return current_handle; }
+
+void skynet_globalinit(void) { current_handle = (uint32_t)-THREAD_MAIN; }
+void skynet_globalexit(void) {}
+
+static uint64_t clock_us(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct drop_t {
+	uint32_t handle;
+};
+
+/* A message left in a dead service's mailbox: tell the sender it failed. */
+static void drop_message(struct skynet_message *msg, void *ud) {
+	struct drop_t *d = ud;
+	skynet_free(msg->data);
+	if (msg->source != 0)
+		skynet_send(NULL, d->handle, msg->source, PTYPE_ERROR, msg->session, NULL, 0);
+}
+
+struct skynet_context *skynet_context_new(const char *name, const char *param) {
+	struct skynet_module *mod = skynet_module_query(name);
+	if (mod == NULL)
+		return NULL;
+	void *inst = skynet_module_instance_create(mod);
+	if (inst == NULL)
+		return NULL;
+	struct skynet_context *ctx = skynet_malloc(sizeof(*ctx));
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->mod = mod;
+	ctx->instance = inst;
+	atomic_init(&ctx->ref, 2);
+	ctx->profile = G_profile;
+	ctx->handle = 0;
+	ctx->handle = skynet_handle_register(ctx);
+	if (ctx->handle == 0) {
+		skynet_module_instance_release(mod, inst);
+		skynet_free(ctx);
+		return NULL;
+	}
+	struct message_queue *queue = ctx->queue = skynet_mq_create(ctx->handle);
+	atomic_fetch_add(&context_total, 1);
+
+	uint32_t saved = current_handle;
+	int r = skynet_module_instance_init(mod, inst, ctx, param);
+	current_handle = saved;
+	if (r == 0) {
+		struct skynet_context *ret = skynet_context_release(ctx);
+		if (ret)
+			ctx->init = true;
+		skynet_globalmq_push(queue);
+		if (ret)
+			skynet_error(ret, "LAUNCH %s %s", name, param ? param : "");
+		return ret;
+	}
+	skynet_error(ctx, "error: launch %s FAILED", name);
+	uint32_t handle = ctx->handle;
+	skynet_context_release(ctx);
+	skynet_handle_retire(handle);
+	struct drop_t d = {handle};
+	skynet_mq_release(queue, drop_message, &d);
+	return NULL;
+}
+
+int skynet_context_newsession(struct skynet_context *ctx) {
+	int session = ++ctx->session_id;
+	if (session <= 0) {
+		ctx->session_id = 1;
+		return 1;
+	}
+	return session;
+}
+
+void skynet_context_grab(struct skynet_context *ctx) { atomic_fetch_add(&ctx->ref, 1); }
+
+/* Keeps a context alive without counting it as a live service, so the
+ * node can quit while it exists (used by the harbor service). */
+void skynet_context_reserve(struct skynet_context *ctx) {
+	skynet_context_grab(ctx);
+	atomic_fetch_sub(&context_total, 1);
+}
+
+static void delete_context(struct skynet_context *ctx) {
+	FILE *f = atomic_exchange(&ctx->logfile, NULL);
+	if (f)
+		fclose(f);
+	skynet_module_instance_release(ctx->mod, ctx->instance);
+	skynet_mq_mark_release(ctx->queue);
+	skynet_free(ctx);
+	int left = atomic_fetch_sub(&context_total, 1) - 1;
+	if (left == 0)
+		skynet_start_quit();
+}
+
+struct skynet_context *skynet_context_release(struct skynet_context *ctx) {
+	if (atomic_fetch_sub(&ctx->ref, 1) == 1) {
+		delete_context(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+uint32_t skynet_context_handle(struct skynet_context *ctx) { return ctx->handle; }
+char *skynet_context_result(struct skynet_context *ctx) { return ctx->result; }
+void *skynet_context_instance(struct skynet_context *ctx) { return ctx->instance; }
+struct skynet_module *skynet_context_module(struct skynet_context *ctx) { return ctx->mod; }
+void skynet_context_setlog(struct skynet_context *ctx, void *f) {
+	FILE *old = atomic_exchange(&ctx->logfile, (FILE *)f);
+	if (old)
+		fclose(old);
+}
+void *skynet_context_getlog(struct skynet_context *ctx) { return atomic_load(&ctx->logfile); }
+
+int skynet_context_push(uint32_t handle, struct skynet_message *message) {
+	struct skynet_context *ctx = skynet_handle_grab(handle);
+	if (ctx == NULL)
+		return -1;
+	skynet_mq_push(ctx->queue, message);
+	skynet_context_release(ctx);
+	return 0;
+}
+
+void skynet_context_endless(uint32_t handle) {
+	struct skynet_context *ctx = skynet_handle_grab(handle);
+	if (ctx == NULL)
+		return;
+	atomic_store(&ctx->endless, true);
+	skynet_context_release(ctx);
+}
+
+void skynet_context_stat(struct skynet_context *ctx, struct skynet_context_stat *st, bool clear_endless) {
+	st->mqlen = skynet_mq_length(ctx->queue);
+	st->message_count = ctx->message_count;
+	st->cpu_cost_us = ctx->cpu_cost;
+	st->cpu_start_us = ctx->cpu_start;
+	st->profile = ctx->profile;
+	st->endless = clear_endless ? atomic_exchange(&ctx->endless, false) : atomic_load(&ctx->endless);
+}
+
+int skynet_isremote(struct skynet_context *ctx, uint32_t handle, int *harbor) {
+	(void)ctx;
+	int ret = skynet_harbor_message_isremote(handle);
+	if (harbor)
+		*harbor = (int)(handle >> HANDLE_REMOTE_SHIFT);
+	return ret;
+}
+
+/* CPU accounting uses the monotonic clock around each callback: a vDSO read
+ * costs ~20 ns where the thread CPU clock is a ~300 ns syscall.  Callbacks
+ * must not block, so wall time inside one is CPU time. */
+static void dispatch_message(struct skynet_context *ctx, struct skynet_message *msg) {
+	current_handle = ctx->handle;
+	int type = (int)(msg->sz >> MESSAGE_TYPE_SHIFT);
+	size_t sz = msg->sz & MESSAGE_TYPE_MASK;
+	FILE *f = atomic_load_explicit(&ctx->logfile, memory_order_relaxed);
+	if (f)
+		skynet_log_output(f, msg->source, type, msg->session, msg->data, sz);
+	++ctx->message_count;
+	int reserve_msg;
+	if (ctx->cb == NULL) {
+		reserve_msg = 0;
+	} else if (ctx->profile) {
+		ctx->cpu_start = clock_us();
+		reserve_msg = ctx->cb(ctx, ctx->cb_ud, type, msg->session, msg->source, msg->data, sz);
+		uint64_t cost = clock_us() - ctx->cpu_start;
+		ctx->cpu_cost += cost;
+		ctx->cpu_start = 0;
+	} else {
+		reserve_msg = ctx->cb(ctx, ctx->cb_ud, type, msg->session, msg->source, msg->data, sz);
+	}
+	if (!reserve_msg)
+		skynet_free(msg->data);
+}
+
+void skynet_context_dispatchall(struct skynet_context *ctx) {
+	struct skynet_message msg;
+	while (!skynet_mq_pop(ctx->queue, &msg))
+		dispatch_message(ctx, &msg);
+}
+
+/* The last step of skynet.abort(): every service but the logger is gone, so
+ * the logger is retired once its mailbox is empty; nothing queued is lost. */
+static void abort_finish(void) {
+	uint32_t logger = logger_handle;
+	if (!logger) {
+		skynet_handle_retireall();
+		return;
+	}
+	struct skynet_context *ctx = skynet_handle_grab(logger);
+	if (ctx == NULL)
+		return;
+	int len = skynet_mq_length(ctx->queue);
+	skynet_context_release(ctx);
+	if (len == 0)
+		skynet_handle_retire(logger);
+}
+
+void skynet_node_abort(void) {
+	atomic_store(&aborting, true);
+	skynet_handle_retireall_except(logger_handle);
+	if (skynet_handle_count() <= 1)
+		abort_finish();
+}
+
+bool skynet_node_quitting(void) { return atomic_load(&aborting); }
+
+void skynet_context_check_abort(void) {
+	if (atomic_load(&aborting) && skynet_handle_count() <= 1)
+		abort_finish();
+}
+
+struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *sm, struct message_queue *q,
+                                                      int weight) {
+	if (q == NULL) {
+		q = skynet_globalmq_pop();
+		if (q == NULL)
+			return NULL;
+	}
+	uint32_t handle = skynet_mq_handle(q);
+	struct skynet_context *ctx = skynet_handle_grab(handle);
+	if (ctx == NULL) {
+		struct drop_t d = {handle};
+		skynet_mq_release(q, drop_message, &d);
+		return skynet_globalmq_pop();
+	}
+	int n = 1;
+	struct skynet_message msg;
+	for (int i = 0; i < n; i++) {
+		if (skynet_mq_pop(q, &msg)) {
+			skynet_context_release(ctx);
+			return skynet_globalmq_pop();
+		} else if (i == 0 && weight >= 0) {
+			n = skynet_mq_length(q) >> weight;
+			if (n < 1)
+				n = 1;
+		}
+		int overload = skynet_mq_overload(q);
+		if (overload)
+			skynet_error(ctx, "error: May overload, message queue length = %d", overload);
+		skynet_monitor_trigger(sm, msg.source, handle);
+		dispatch_message(ctx, &msg);
+		skynet_monitor_trigger(sm, 0, 0);
+	}
+	struct message_queue *nq = skynet_globalmq_pop();
+	if (nq) {
+		/* Others are waiting: requeue at the back for fairness. */
+		skynet_globalmq_push(q);
+		q = nq;
+	}
+	skynet_context_release(ctx);
+	return q;
+}
+
+static void copy_name(char name[GLOBALNAME_LENGTH], const char *addr) {
+	int i;
+	for (i = 0; i < GLOBALNAME_LENGTH && addr[i]; i++)
+		name[i] = addr[i];
+	for (; i < GLOBALNAME_LENGTH; i++)
+		name[i] = '\0';
+}
+
+uint32_t skynet_queryname(struct skynet_context *context, const char *name) {
+	switch (name[0]) {
+	case ':':
+		return (uint32_t)strtoul(name + 1, NULL, 16);
+	case '.':
+		return skynet_handle_findname(name + 1);
+	}
+	skynet_error(context, "error: Don't support query global name %s", name);
+	return 0;
+}
+
+/* Applies the PTYPE_TAG_* flags: allocate a session, copy the payload. */
+static void filter_args(struct skynet_context *ctx, int type, int *session, void **data, size_t *sz) {
+	int needcopy = !(type & PTYPE_TAG_DONTCOPY);
+	int allocsession = type & PTYPE_TAG_ALLOCSESSION;
+	type &= 0xff;
+	if (allocsession)
+		*session = skynet_context_newsession(ctx);
+	if (needcopy && *data) {
+		char *msg = skynet_malloc(*sz + 1);
+		memcpy(msg, *data, *sz);
+		msg[*sz] = '\0';
+		*data = msg;
+	}
+	*sz |= (size_t)type << MESSAGE_TYPE_SHIFT;
+}
+
+int skynet_send(struct skynet_context *context, uint32_t source, uint32_t destination, int type, int session,
+                void *data, size_t sz) {
+	if ((sz & MESSAGE_TYPE_MASK) != sz) {
+		skynet_error(context, "error: The message to %x is too large", destination);
+		if (type & PTYPE_TAG_DONTCOPY)
+			skynet_free(data);
+		return -2;
+	}
+	if (context == NULL && (type & PTYPE_TAG_ALLOCSESSION)) {
+		if (type & PTYPE_TAG_DONTCOPY)
+			skynet_free(data);
+		return -1;
+	}
+	filter_args(context, type, &session, &data, &sz);
+	if (source == 0)
+		source = context ? context->handle : 0;
+	if (destination == 0) {
+		if (data) {
+			skynet_error(context, "error: Destination address can't be 0");
+			skynet_free(data);
+			return -1;
+		}
+		return session;
+	}
+	if (skynet_harbor_message_isremote(destination)) {
+		struct remote_message *rmsg = skynet_malloc(sizeof(*rmsg));
+		rmsg->destination.handle = destination;
+		rmsg->message = data;
+		rmsg->sz = sz & MESSAGE_TYPE_MASK;
+		rmsg->type = (int)(sz >> MESSAGE_TYPE_SHIFT);
+		skynet_harbor_send(rmsg, source, session);
+	} else {
+		struct skynet_message smsg = {source, session, data, sz};
+		if (skynet_context_push(destination, &smsg)) {
+			skynet_free(data);
+			return -1;
+		}
+	}
+	return session;
+}
+
+int skynet_sendname(struct skynet_context *context, uint32_t source, const char *addr, int type, int session,
+                    void *data, size_t sz) {
+	if (source == 0)
+		source = context ? context->handle : 0;
+	uint32_t des = 0;
+	if (addr[0] == ':') {
+		des = (uint32_t)strtoul(addr + 1, NULL, 16);
+	} else if (addr[0] == '.') {
+		des = skynet_handle_findname(addr + 1);
+		if (des == 0) {
+			if (type & PTYPE_TAG_DONTCOPY)
+				skynet_free(data);
+			return -1;
+		}
+	} else {
+		if ((sz & MESSAGE_TYPE_MASK) != sz) {
+			skynet_error(context, "error: The message to %s is too large", addr);
+			if (type & PTYPE_TAG_DONTCOPY)
+				skynet_free(data);
+			return -2;
+		}
+		filter_args(context, type, &session, &data, &sz);
+		struct remote_message *rmsg = skynet_malloc(sizeof(*rmsg));
+		copy_name(rmsg->destination.name, addr);
+		rmsg->destination.handle = 0;
+		rmsg->message = data;
+		rmsg->sz = sz & MESSAGE_TYPE_MASK;
+		rmsg->type = (int)(sz >> MESSAGE_TYPE_SHIFT);
+		skynet_harbor_send(rmsg, source, session);
+		return session;
+	}
+	return skynet_send(context, source, des, type, session, data, sz);
+}
+
+void skynet_callback(struct skynet_context *context, void *ud, skynet_cb cb) {
+	context->cb = cb;
+	context->cb_ud = ud;
+}
+
+void skynet_context_send(struct skynet_context *ctx, void *msg, size_t sz, uint32_t source, int type,
+                         int session) {
+	struct skynet_message smsg = {source, session, msg, sz | (size_t)type << MESSAGE_TYPE_SHIFT};
+	skynet_mq_push(ctx->queue, &smsg);
+}
+
+uint64_t skynet_now(void) { return skynet_timer_now(); }
+
+void skynet_debug_memory(const char *info) {
+	fprintf(stderr, "[:%08x] %s: C memory accounting is not enabled in this build\n",
+	        skynet_current_handle(), info ? info : "");
+}
+
+char *skynet_strdup(const char *str) {
+	size_t sz = strlen(str);
+	char *r = skynet_malloc(sz + 1);
+	memcpy(r, str, sz + 1);
+	return r;
+}

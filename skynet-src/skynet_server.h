@@ -1,0 +1,65 @@
+/*
+ * skynet_server.h -- service contexts: creation, reference counting,
+ * message delivery and the per-worker dispatch step.
+ */
+#ifndef SKYNET_SERVER_H
+#define SKYNET_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct skynet_context;
+struct skynet_message;
+struct skynet_monitor;
+struct message_queue;
+
+void skynet_globalinit(void);
+void skynet_globalexit(void);
+void skynet_initthread(int m);
+
+struct skynet_context *skynet_context_new(const char *name, const char *parm);
+void skynet_context_grab(struct skynet_context *);
+void skynet_context_reserve(struct skynet_context *ctx);
+struct skynet_context *skynet_context_release(struct skynet_context *);
+uint32_t skynet_context_handle(struct skynet_context *);
+int skynet_context_push(uint32_t handle, struct skynet_message *message);
+void skynet_context_send(struct skynet_context *context, void *msg, size_t sz, uint32_t source,
+                         int type, int session);
+int skynet_context_newsession(struct skynet_context *);
+/* Runs one batch of q's messages; returns the mailbox to work on next. */
+struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *, struct message_queue *,
+                                                      int weight);
+int skynet_context_total(void);
+void skynet_context_dispatchall(struct skynet_context *context);
+void skynet_context_endless(uint32_t handle);
+/* During skynet.abort(): retire the logger once it is the last service
+ * and its mailbox is empty. */
+void skynet_context_check_abort(void);
+
+/* Internal accessors used by skynet_command.c. */
+struct skynet_context_stat {
+	int mqlen;
+	int message_count;
+	uint64_t cpu_cost_us;
+	uint64_t cpu_start_us;
+	bool endless;
+	bool profile;
+};
+void skynet_context_stat(struct skynet_context *ctx, struct skynet_context_stat *st, bool clear_endless);
+char *skynet_context_result(struct skynet_context *ctx); /* 64-byte scratch */
+void *skynet_context_instance(struct skynet_context *ctx);
+struct skynet_module *skynet_context_module(struct skynet_context *ctx);
+void skynet_context_setlog(struct skynet_context *ctx, void *logfile);
+void *skynet_context_getlog(struct skynet_context *ctx);
+
+/* Shutdown: set once every service is gone. */
+bool skynet_node_quitting(void);
+void skynet_node_abort(void);
+void skynet_set_profile(bool on);
+uint32_t skynet_logger_handle(void);
+void skynet_set_logger_handle(uint32_t);
+uint32_t skynet_monitor_exit_handle(void);
+void skynet_set_monitor_exit(uint32_t);
+
+#endif
