@@ -70,7 +70,7 @@ build/lualib/%.o: lualib-src/%.c $(wildcard lualib-src/*.h) $(CORE_HDR) | build/
 	$(CC) $(CFLAGS) -fPIC -Ilualib-src -c -o $@ $<
 
 build/unit/%: test/unit/%.c test/unit/unit.h build/libcore.a build/lualib/lua-seri.o | build/unit
-	$(CC) $(CFLAGS) -Ilualib-src -o $@ $< build/lualib/lua-seri.o build/libcore.a $(LUA_LINK) $(LIBS) $(LDSAN)
+	$(CC) $(CFLAGS) -Ilualib-src -o $@ $< build/lualib/lua-seri.o -Wl,-E -Wl,--whole-archive build/libcore.a -Wl,--no-whole-archive $(LUA_LINK) $(LIBS) $(LDSAN)
 
 unit: $(UNIT_BIN)
 
