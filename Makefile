@@ -77,8 +77,10 @@ unit: $(UNIT_BIN)
 deps:
 	@tools/install-deps.sh
 
+# Until the KV example lands (issue #3) the default node is PingPong.
+RUN_CONFIG ?= examples/Pconfig
 run: deps all
-	./skynet examples/config
+	./skynet $(RUN_CONFIG)
 
 test: deps all unit
 	@test/run.sh

@@ -167,10 +167,11 @@ static const char *cmd_starttime(struct skynet_context *ctx, const char *param) 
 	return r;
 }
 
+/* ABORT [status]: the optional exit status is our extension, used by
+ * bootstrap when the start service cannot be launched. */
 static const char *cmd_abort(struct skynet_context *ctx, const char *param) {
 	(void)ctx;
-	(void)param;
-	skynet_node_abort();
+	skynet_node_abort(param ? atoi(param) : 0);
 	return NULL;
 }
 

@@ -54,6 +54,7 @@ static bool G_profile = true;
 static atomic_uint logger_handle;
 static atomic_uint monitor_exit;
 static atomic_bool aborting;
+static atomic_int exit_status;
 static _Thread_local uint32_t current_handle;
 
 void skynet_set_profile(bool on) { G_profile = on; }
@@ -266,7 +267,9 @@ static void abort_finish(void) {
 		skynet_handle_retire(logger);
 }
 
-void skynet_node_abort(void) {
+void skynet_node_abort(int status) {
+	if (status != 0)
+		atomic_store(&exit_status, status);
 	atomic_store(&aborting, true);
 	skynet_handle_retireall_except(logger_handle);
 	if (skynet_handle_count() <= 1)
@@ -274,6 +277,7 @@ void skynet_node_abort(void) {
 }
 
 bool skynet_node_quitting(void) { return atomic_load(&aborting); }
+int skynet_node_exit_status(void) { return atomic_load(&exit_status); }
 
 void skynet_context_check_abort(void) {
 	if (atomic_load(&aborting) && skynet_handle_count() <= 1)

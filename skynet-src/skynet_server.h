@@ -55,7 +55,9 @@ void *skynet_context_getlog(struct skynet_context *ctx);
 
 /* Shutdown: set once every service is gone. */
 bool skynet_node_quitting(void);
-void skynet_node_abort(void);
+/* Retires every service; the process then exits with `status`. */
+void skynet_node_abort(int status);
+int skynet_node_exit_status(void);
 void skynet_set_profile(bool on);
 uint32_t skynet_logger_handle(void);
 void skynet_set_logger_handle(uint32_t);

@@ -237,5 +237,5 @@ int skynet_start(struct skynet_config *config) {
 	skynet_handle_exit();
 	if (config->daemon)
 		skynet_daemon_exit(config->daemon);
-	return 0;
+	return skynet_node_exit_status();
 }
