@@ -38,6 +38,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,build/unit/%,$(UNIT_SRC))
 
 .PHONY: all clean run test unit bench fuzz deps help
+.SECONDARY:
 all: skynet $(CSERVICES) $(LUACLIBS)
 
 help:
