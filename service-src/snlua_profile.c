@@ -102,39 +102,32 @@ static int aux_resume(lua_State *L, lua_State *co, int narg) {
 	return -1;
 }
 
-/* Runs aux_resume, charging the elapsed time to co when it is profiled. */
-static int timed_resume(lua_State *L, lua_State *co, int narg) {
-	lua_pushthread(co);
-	lua_xmove(co, L, 1);
-	int key = lua_gettop(L);
+/* Runs aux_resume, charging the elapsed time to co when it is profiled.
+ * `coidx` is a stack index (or upvalue pseudo-index) holding co itself,
+ * used as the key of the timing tables. */
+static int timed_resume(lua_State *L, lua_State *co, int coidx, int narg) {
+	lua_pushvalue(L, coidx);
 	int profiled = lua_rawget(L, TOTAL_TABLE) != LUA_TNIL;
 	lua_pop(L, 1);
 	if (profiled) {
-		lua_pushvalue(L, key);
+		lua_pushvalue(L, coidx);
 		lua_pushnumber(L, now_seconds());
 		lua_rawset(L, START_TABLE);
 	}
-	lua_remove(L, key);
 	int r = aux_resume(L, co, narg);
 	if (profiled) {
-		lua_pushthread(co);
-		lua_xmove(co, L, 1);
-		key = lua_gettop(L);
-		lua_pushvalue(L, key);
+		lua_pushvalue(L, coidx);
 		if (lua_rawget(L, START_TABLE) != LUA_TNIL) {
 			double ti = now_seconds() - lua_tonumber(L, -1);
-			lua_pop(L, 1);
-			lua_pushvalue(L, key);
+			lua_pushvalue(L, coidx);
 			lua_rawget(L, TOTAL_TABLE);
 			double total = lua_tonumber(L, -1) + ti;
 			lua_pop(L, 1);
-			lua_pushvalue(L, key);
+			lua_pushvalue(L, coidx);
 			lua_pushnumber(L, total);
 			lua_rawset(L, TOTAL_TABLE);
-		} else {
-			lua_pop(L, 1);
 		}
-		lua_remove(L, key);
+		lua_pop(L, 1);
 	}
 	return r;
 }
@@ -142,7 +135,7 @@ static int timed_resume(lua_State *L, lua_State *co, int narg) {
 static int lresume(lua_State *L) {
 	lua_State *co = lua_tothread(L, 1);
 	luaL_argexpected(L, co, 1, "coroutine");
-	int r = timed_resume(L, co, lua_gettop(L) - 1);
+	int r = timed_resume(L, co, 1, lua_gettop(L) - 1);
 	if (r < 0) {
 		lua_pushboolean(L, 0);
 		lua_insert(L, -2);
@@ -155,7 +148,7 @@ static int lresume(lua_State *L) {
 
 static int auxwrap(lua_State *L) {
 	lua_State *co = lua_tothread(L, lua_upvalueindex(3));
-	int r = timed_resume(L, co, lua_gettop(L));
+	int r = timed_resume(L, co, lua_upvalueindex(3), lua_gettop(L));
 	if (r < 0) {
 		int stat = lua_status(co);
 		if (stat != LUA_OK && stat != LUA_YIELD) {

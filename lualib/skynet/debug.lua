@@ -1,0 +1,185 @@
+-- skynet/debug.lua -- the debug protocol (PTYPE_DEBUG, api-skynet.md §6)
+-- answered by every Lua service.  skynet.lua loads this module when the
+-- first debug message arrives.  Extra commands:
+--   require("skynet.debug").reg_debugcmd(name, fn)
+
+local skynet = require "skynet"
+local c = require "skynet.core"
+local S = require "skynet.internal"
+
+local format = string.format
+
+local M = {}
+local dbgcmd = {}
+local extcmd = {}
+
+function dbgcmd.MEM()
+	skynet.ret(skynet.pack(collectgarbage "count"))
+end
+
+function dbgcmd.GC()
+	local before = collectgarbage "count"
+	local t0 = skynet.hpc()
+	collectgarbage "collect"
+	local after = collectgarbage "count"
+	skynet.error(format("GC %.2f Kb -> %.2f Kb, cost %.6f sec", before, after, (skynet.hpc() - t0) / 1e9))
+	skynet.ret() -- upstream never answers (it is meant to be sent); a caller gets an empty reply
+end
+
+-- (counted here rather than with skynet.task(): STAT is what the console
+-- asks every service, and it should not load skynet/introspect.lua)
+local function task_count()
+	local n = 0
+	for _, co in pairs(S.session_id_coroutine) do
+		if type(co) == "thread" then n = n + 1 end
+	end
+	return n
+end
+
+function dbgcmd.STAT()
+	skynet.ret(skynet.pack {
+		task = task_count(),
+		mqlen = c.intcommand("STAT", "mqlen") or 0,
+		cpu = c.intcommand("STAT", "cpu") or 0,
+		message = c.intcommand("STAT", "message") or 0,
+	})
+end
+
+function dbgcmd.TASK(session)
+	if session then
+		skynet.ret(skynet.pack(skynet.task(session)))
+	else
+		skynet.ret(skynet.pack(skynet.task {}))
+	end
+end
+
+function dbgcmd.UNIQTASK()
+	skynet.ret(skynet.pack(skynet.uniqtask()))
+end
+
+function dbgcmd.KILLTASK(name)
+	local co = skynet.killthread(name)
+	if co then
+		skynet.error(format("Kill %s", tostring(co)))
+		skynet.ret()
+	else
+		skynet.error(format("Kill %s : Not found", tostring(name)))
+		skynet.ret(skynet.pack "Not found")
+	end
+end
+
+function dbgcmd.INFO(...)
+	local f = S.info_func
+	if f then
+		skynet.ret(skynet.pack(f(...)))
+	else
+		skynet.ret(skynet.pack(nil))
+	end
+end
+
+function dbgcmd.EXIT()
+	skynet.exit()
+end
+
+-- upvalues of f as a name -> value table
+local function upvalues(f)
+	local t = {}
+	if type(f) == "function" then
+		local i = 1
+		while true do
+			local name, value = debug.getupvalue(f, i)
+			if name == nil then break end
+			if name ~= "" then t[name] = value end
+			i = i + 1
+		end
+	end
+	return t
+end
+
+-- Runs source inside this service.  print is captured; _P[proto] holds the
+-- upvalues of each protocol's dispatch function and _U those of the lua
+-- dispatch.  Returns ok, output lines.
+local function inject(source, filename, ...)
+	local output = {}
+	local function print(...)
+		local n = select("#", ...)
+		local t = {}
+		for i = 1, n do
+			t[i] = tostring((select(i, ...)))
+		end
+		output[#output + 1] = table.concat(t, "\t")
+	end
+	local P = {}
+	for k, p in pairs(S.proto) do
+		if type(k) == "string" then
+			P[k] = upvalues(p.dispatch)
+		end
+	end
+	local env = setmetatable({ print = print, _P = P, _U = P.lua or {} }, { __index = _ENV })
+	local f, err = load(source, "@" .. tostring(filename or "inject"), "bt", env)
+	if not f then
+		output[#output + 1] = err
+		return false, output
+	end
+	local ok, e = xpcall(f, debug.traceback, ...)
+	if not ok then
+		output[#output + 1] = tostring(e)
+	end
+	return ok, output
+end
+
+function dbgcmd.RUN(source, filename, ...)
+	local ok, output = inject(source, filename, ...)
+	collectgarbage "collect"
+	skynet.ret(skynet.pack(ok, table.concat(output, "\n")))
+end
+
+function dbgcmd.TERM(service)
+	skynet.term(service)
+	skynet.ret()
+end
+
+function dbgcmd.REMOTEDEBUG(...)
+	local remotedebug = require "skynet.remotedebug"
+	remotedebug.start(M, ...)
+end
+
+function dbgcmd.SUPPORT(pname)
+	skynet.ret(skynet.pack(skynet.dispatch(pname) ~= nil))
+end
+
+function dbgcmd.PING()
+	skynet.ret()
+end
+
+local links = {}
+function dbgcmd.LINK()
+	-- never answered: the caller's call fails when this service exits
+	links[#links + 1] = skynet.response()
+end
+
+function dbgcmd.TRACELOG(proto, flag)
+	if type(proto) ~= "string" then
+		flag = proto
+		proto = "lua"
+	end
+	skynet.error(format("Turn trace log %s for %s", tostring(flag), proto))
+	skynet.traceproto(proto, flag)
+	skynet.ret()
+end
+
+function M.dispatch(session, source, cmd, ...)
+	local f = dbgcmd[cmd] or extcmd[cmd]
+	if f == nil then
+		error(format("unknown debug command %s", tostring(cmd)))
+	end
+	return f(...)
+end
+
+function M.reg_debugcmd(name, fn)
+	local prev = extcmd[name]
+	extcmd[name] = fn
+	return prev
+end
+
+return M

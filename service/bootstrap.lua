@@ -1,0 +1,71 @@
+-- bootstrap.lua -- the first Lua service; boots the node and exits
+-- (config-and-boot.md §4 step 7).  The order fixes the handles:
+-- launcher :3, cdummy :4, C harbor :5, datacenterd :6, service_mgr :7,
+-- the start service :8 (with harbor 0).
+
+local skynet = require "skynet"
+require "skynet.manager"
+
+skynet.start(function()
+	local standalone = skynet.getenv "standalone"
+
+	local launcher = assert(skynet.launch("snlua", "launcher"), "launch launcher failed")
+	skynet.name(".launcher", launcher)
+
+	local harbor_id = tonumber(skynet.getenv "harbor" or 0)
+	if harbor_id == 0 then
+		assert(standalone == nil, "standalone must not be set when harbor = 0")
+		standalone = true
+		skynet.setenv("standalone", "true")
+		local ok, slave = pcall(skynet.newservice, "cdummy")
+		if not ok then
+			skynet.error("bootstrap: " .. tostring(slave))
+			skynet.abort(1)
+			return
+		end
+		skynet.name(".cslave", slave)
+	else
+		-- Harbor mode is not supported by this build: cslave explains that
+		-- and aborts the node.
+		local ok, slave = pcall(skynet.newservice, "cslave")
+		if not ok then
+			skynet.error("bootstrap: " .. tostring(slave))
+			skynet.abort(1)
+			return
+		end
+		skynet.name(".cslave", slave)
+	end
+
+	if standalone then
+		local datacenter = skynet.newservice "datacenterd"
+		skynet.name("DATACENTER", datacenter)
+	end
+
+	skynet.newservice "service_mgr"
+
+	if skynet.getenv "enablessl" == "true" then
+		local ok, err = pcall(function()
+			local service = require "skynet.service"
+			service.new("ltls_holder", function()
+				local c = require "ltls.init.c"
+				c.constructor()
+			end)
+		end)
+		if not ok then
+			skynet.error("bootstrap: enablessl: " .. tostring(err))
+		end
+	end
+
+	-- Upstream only logs a failing start service and keeps an idle node
+	-- running; we say why on stderr too and stop with exit status 1.
+	local start = skynet.getenv "start" or "main"
+	local ok, err = pcall(skynet.newservice, start)
+	if not ok then
+		err = tostring(err)
+		skynet.error("bootstrap: " .. err)
+		io.stderr:write("skynet: start service '", start, "' failed: ", (err:gsub("\n", "; ")), "\n")
+		skynet.abort(1)
+		return
+	end
+	skynet.exit()
+end)

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Node-level behaviour: file logger format, SIGHUP log reopen, daemon mode
+# with its pid file, overload warnings, the endless-loop monitor.
+source "$(dirname "$0")/lib.sh"
+W=$E2E_WORK
+
+# --- file logger and SIGHUP reopen -------------------------------------
+write_config "$W/hup.config" logprobe "logger = \"$W/node.log\"" "probe_wait = \"150\""
+./skynet "$W/hup.config" > "$W/hup.out" 2>&1 &
+pid=$!
+E2E_PIDS+=("$pid")
+if wait_for "$W/node.log" "probe line one" 10; then
+	mv "$W/node.log" "$W/node.log.1"
+	kill -HUP "$pid"
+fi
+wait "$pid"
+rc=$?
+expect "logger: file lines carry a dd/mm/yy HH:MM:SS.cc timestamp" \
+	grep -Eq '^[0-9]{2}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{2} \[:[0-9a-f]{8}\] probe line one$' "$W/node.log.1"
+expect "logger: SIGHUP reopens the file (later lines go to the new file)" grep -q 'probe line two' "$W/node.log"
+expect "logger: the renamed file keeps only the earlier lines" bash -c "! grep -q 'probe line two' '$W/node.log.1'"
+expect "abort: node exits with status 0" test "$rc" -eq 0
+expect "abort: lines logged just before abort are flushed" grep -q 'probe line two' "$W/node.log"
+
+# --- daemon mode --------------------------------------------------------
+write_config "$W/daemon.config" logprobe "logger = \"$W/daemon.log\"" "daemon = \"$W/skynet.pid\"" "probe_wait = \"200\""
+t0=$(date +%s%N)
+./skynet "$W/daemon.config" > "$W/daemon.out" 2>&1
+rc=$?
+t1=$(date +%s%N)
+expect "daemon: the command returns 0 at once" test "$rc" -eq 0 -a $(( (t1 - t0) / 1000000 )) -lt 1000
+wait_for "$W/daemon.log" "probe line one" 10
+dpid=$(cat "$W/skynet.pid" 2>/dev/null)
+E2E_PIDS+=("$dpid")
+expect "daemon: pid file names the live daemon" kill -0 "${dpid:-0}"
+./skynet "$W/daemon.config" > "$W/daemon2.out" 2>&1
+rc2=$?
+expect "daemon: a second start is refused while it runs" bash -c "[ $rc2 -eq 1 ] && grep -q 'Skynet is already running, pid = $dpid.' '$W/daemon2.out'"
+wait_for "$W/daemon.log" "probe line two" 10
+for _ in $(seq 1 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
+expect "daemon: the process ends after abort" bash -c "! kill -0 $dpid 2>/dev/null"
+expect "daemon: pid file removed at normal exit" test ! -e "$W/skynet.pid"
+expect "daemon: stdout is detached (nothing printed)" test ! -s "$W/daemon.out"
+
+# --- overload warning and endless-loop monitor -------------------------
+write_config "$W/spin.config" spinner
+./skynet "$W/spin.config" > "$W/spin.out" 2>&1 &
+pid=$!
+E2E_PIDS+=("$pid")
+wait_for "$W/spin.out" "spinner busy=" 10
+busy=$(sed -n 's/.*spinner busy=:\([0-9a-f]*\).*/\1/p' "$W/spin.out" | head -1)
+expect "overload: a mailbox past 1024 messages logs a warning from that service" \
+	grep -q "^\[:$busy\] error: May overload, message queue length = " "$W/spin.out"
+wait_for "$W/spin.out" "maybe in an endless loop" 15
+expect "monitor: a message running for 5-10 s is reported as an endless loop" \
+	grep -q "^\[:00000000\] error: A message from \[ :[0-9a-f]\{8\} \] to \[ :$busy \] maybe in an endless loop (version = [0-9]*)" "$W/spin.out"
+kill -9 "$pid" 2>/dev/null
