@@ -8,6 +8,7 @@
 #include "skynet_imp.h"
 #include "skynet_server.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -21,6 +22,10 @@ int main(int argc, char *argv[]) {
 	skynet_globalinit();
 	skynet_env_init();
 	signal(SIGPIPE, SIG_IGN);
+	/* Services grow the heap ~100 kB at a time; let glibc extend it in
+	 * large steps (address space only: untouched pages cost no memory)
+	 * instead of an mprotect/brk call every few pages. */
+	mallopt(M_TOP_PAD, 16 << 20);
 
 	if (skynet_config_load(argv[1]))
 		return 1;
