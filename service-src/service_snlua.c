@@ -129,6 +129,8 @@ static int init_service(struct snlua *l, struct skynet_context *ctx, const char 
 		lua_setfield(L, LUA_REGISTRYINDEX, "memlimit");
 	}
 	lua_pop(L, 1);
+	/* Drop what loading left behind before the service settles. */
+	lua_gc(L, LUA_GCCOLLECT, 0);
 	lua_gc(L, LUA_GCRESTART, 0);
 	lua_gc(L, LUA_GCGEN, 0, 0);
 	return 0;
