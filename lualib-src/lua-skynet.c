@@ -92,13 +92,19 @@ static int lcallback(lua_State *L) {
 	return 0;
 }
 
-static int lcommand(lua_State *L) {
+/* Runs command(arg1, arg2?) for the calling service; NULL when it has no
+ * result. */
+static const char *run_command(lua_State *L) {
 	struct skynet_context *context = get_context(L);
 	const char *cmd = luaL_checkstring(L, 1);
 	const char *parm = NULL;
 	if (lua_gettop(L) >= 2)
 		parm = luaL_checkstring(L, 2);
-	const char *result = skynet_command(context, cmd, parm);
+	return skynet_command(context, cmd, parm);
+}
+
+static int lcommand(lua_State *L) {
+	const char *result = run_command(L);
 	if (result) {
 		lua_pushstring(L, result);
 		return 1;
@@ -107,12 +113,7 @@ static int lcommand(lua_State *L) {
 }
 
 static int laddresscommand(lua_State *L) {
-	struct skynet_context *context = get_context(L);
-	const char *cmd = luaL_checkstring(L, 1);
-	const char *parm = NULL;
-	if (lua_gettop(L) >= 2)
-		parm = luaL_checkstring(L, 2);
-	const char *result = skynet_command(context, cmd, parm);
+	const char *result = run_command(L);
 	if (result && result[0] == ':') {
 		uint32_t addr = (uint32_t)strtoul(result + 1, NULL, 16);
 		lua_pushinteger(L, addr);

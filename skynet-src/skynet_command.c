@@ -219,15 +219,18 @@ static const char *cmd_stat(struct skynet_context *ctx, const char *param) {
 	return r;
 }
 
-static const char *cmd_logon(struct skynet_context *ctx, const char *param) {
+/* The context named by param, with a reference the caller releases. */
+static struct skynet_context *grab_target(struct skynet_context *ctx, const char *param) {
 	uint32_t handle = to_handle(ctx, param);
-	if (handle == 0)
-		return NULL;
-	struct skynet_context *target = skynet_handle_grab(handle);
+	return handle ? skynet_handle_grab(handle) : NULL;
+}
+
+static const char *cmd_logon(struct skynet_context *ctx, const char *param) {
+	struct skynet_context *target = grab_target(ctx, param);
 	if (target == NULL)
 		return NULL;
 	if (skynet_context_getlog(target) == NULL) {
-		FILE *f = skynet_log_open(ctx, handle);
+		FILE *f = skynet_log_open(ctx, skynet_context_handle(target));
 		if (f)
 			skynet_context_setlog(target, f);
 	}
@@ -236,25 +239,18 @@ static const char *cmd_logon(struct skynet_context *ctx, const char *param) {
 }
 
 static const char *cmd_logoff(struct skynet_context *ctx, const char *param) {
-	uint32_t handle = to_handle(ctx, param);
-	if (handle == 0)
-		return NULL;
-	struct skynet_context *target = skynet_handle_grab(handle);
+	struct skynet_context *target = grab_target(ctx, param);
 	if (target == NULL)
 		return NULL;
-	if (skynet_context_getlog(target)) {
-		skynet_error(ctx, "Close log file :%08x", handle);
-		skynet_context_setlog(target, NULL);
-	}
+	FILE *f = skynet_context_detachlog(target);
+	if (f)
+		skynet_log_close(ctx, f, skynet_context_handle(target));
 	skynet_context_release(target);
 	return NULL;
 }
 
 static const char *cmd_signal(struct skynet_context *ctx, const char *param) {
-	uint32_t handle = to_handle(ctx, param);
-	if (handle == 0)
-		return NULL;
-	struct skynet_context *target = skynet_handle_grab(handle);
+	struct skynet_context *target = grab_target(ctx, param);
 	if (target == NULL)
 		return NULL;
 	int sig = 0;

@@ -182,6 +182,7 @@ void skynet_context_setlog(struct skynet_context *ctx, void *f) {
 		fclose(old);
 }
 void *skynet_context_getlog(struct skynet_context *ctx) { return atomic_load(&ctx->logfile); }
+void *skynet_context_detachlog(struct skynet_context *ctx) { return atomic_exchange(&ctx->logfile, NULL); }
 
 int skynet_context_push(uint32_t handle, struct skynet_message *message) {
 	struct skynet_context *ctx = skynet_handle_grab(handle);

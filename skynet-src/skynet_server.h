@@ -52,6 +52,8 @@ void *skynet_context_instance(struct skynet_context *ctx);
 struct skynet_module *skynet_context_module(struct skynet_context *ctx);
 void skynet_context_setlog(struct skynet_context *ctx, void *logfile);
 void *skynet_context_getlog(struct skynet_context *ctx);
+/* Takes the message log away from ctx (NULL if none); the caller closes it. */
+void *skynet_context_detachlog(struct skynet_context *ctx);
 
 /* Shutdown: set once every service is gone. */
 bool skynet_node_quitting(void);

@@ -55,3 +55,15 @@ wait_for "$W/spin.out" "maybe in an endless loop" 15
 expect "monitor: a message running for 5-10 s is reported as an endless loop" \
 	grep -q "^\[:00000000\] error: A message from \[ :[0-9a-f]\{8\} \] to \[ :$busy \] maybe in an endless loop (version = [0-9]*)" "$W/spin.out"
 kill -9 "$pid" 2>/dev/null
+
+# --- per-service message log (LOGON/LOGOFF, logpath) --------------------
+mkdir -p "$W/msglogs"
+write_config "$W/msglog.config" msglog "logpath = \"$W/msglogs\""
+timeout 10 ./skynet "$W/msglog.config" > "$W/msglog.out" 2>&1
+logfile=$(ls "$W"/msglogs/*.log 2>/dev/null | head -1)
+expect "msglog: LOGON opens <logpath>/<8hex>.log and says so" \
+	bash -c "[ -n '$logfile' ] && grep -q 'Open log file $logfile' '$W/msglog.out'"
+expect "msglog: the file starts with the open time" bash -c "head -1 '$logfile' | grep -q '^open time: [0-9]* '"
+expect "msglog: each message is logged as :source type session time hexpayload" \
+	grep -Eq '^:00000008 10 0 [0-9]+ 2c68656c6c6f$' "$logfile"
+expect "msglog: LOGOFF writes the close time" grep -q '^close time: [0-9]*$' "$logfile"
