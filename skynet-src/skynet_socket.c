@@ -1,7 +1,172 @@
-/* skynet_socket.c -- placeholder until the socket server lands (issue #3). */
+/*
+ * skynet_socket.c -- runs the socket server for the node and forwards its
+ * events to the owning services as PTYPE_SOCKET messages.
+ *
+ * The socket server is created before any thread starts and freed after
+ * they are all joined, so the pointer needs no synchronisation.
+ */
 #include "skynet_socket.h"
+#include "skynet.h"
+#include "skynet_mq.h"
+#include "skynet_server.h"
+#include "socket_server.h"
 
-void skynet_socket_init(void) {}
-void skynet_socket_exit(void) {}
-void skynet_socket_free(void) {}
-int skynet_socket_poll(void) { return 0; }
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct socket_server *SOCKET_SERVER;
+
+/* Runs before the logger exists, so a failure (out of fds) goes to stderr
+ * and ends the start-up: every socket call relies on the server. */
+void skynet_socket_init(void) {
+	SOCKET_SERVER = socket_server_create(skynet_now);
+	if (SOCKET_SERVER == NULL) {
+		fprintf(stderr, "skynet: can't create the socket server: %s\n", strerror(errno));
+		exit(1);
+	}
+}
+
+void skynet_socket_exit(void) {
+	if (SOCKET_SERVER)
+		socket_server_exit(SOCKET_SERVER);
+}
+
+void skynet_socket_free(void) {
+	socket_server_release(SOCKET_SERVER);
+	SOCKET_SERVER = NULL;
+}
+
+/* Socket thread: one event -> one message to the socket's owner. */
+static void forward_event(void *ud, const struct socket_event *ev) {
+	(void)ud;
+	bool owns_data = ev->type == SOCKET_EV_DATA || ev->type == SOCKET_EV_UDP;
+	size_t textsz = 0;
+	if (!owns_data && ev->data) {
+		textsz = strlen(ev->data);
+		if (textsz > SOCKET_EV_TEXT_MAX)
+			textsz = SOCKET_EV_TEXT_MAX;
+	}
+	size_t sz = sizeof(struct skynet_socket_message) + textsz;
+	struct skynet_socket_message *sm = skynet_malloc(sz + 1);
+	sm->type = ev->type;
+	sm->id = ev->id;
+	sm->ud = ev->ud;
+	if (owns_data) {
+		sm->buffer = ev->data;
+	} else {
+		sm->buffer = NULL;
+		memcpy(sm + 1, ev->data ? ev->data : "", textsz);
+		((char *)(sm + 1))[textsz] = '\0';
+	}
+	struct skynet_message msg;
+	msg.source = 0;
+	msg.session = 0;
+	msg.data = sm;
+	msg.sz = sz | ((size_t)PTYPE_SOCKET << MESSAGE_TYPE_SHIFT);
+	if (skynet_context_push((uint32_t)ev->opaque, &msg)) {
+		/* the owner is gone: nobody will free these */
+		if (owns_data)
+			skynet_free(ev->data);
+		skynet_free(sm);
+	}
+}
+
+int skynet_socket_poll(void) {
+	return socket_server_poll(SOCKET_SERVER, forward_event, NULL);
+}
+
+static uintptr_t owner(struct skynet_context *ctx) {
+	return ctx ? skynet_context_handle(ctx) : 0;
+}
+
+int skynet_socket_sendbuffer(struct skynet_context *ctx, struct socket_sendbuffer *buffer) {
+	(void)ctx;
+	return socket_server_send(SOCKET_SERVER, buffer);
+}
+
+int skynet_socket_sendbuffer_lowpriority(struct skynet_context *ctx, struct socket_sendbuffer *buffer) {
+	(void)ctx;
+	return socket_server_send_lowpriority(SOCKET_SERVER, buffer);
+}
+
+int skynet_socket_listen(struct skynet_context *ctx, const char *host, int port, int backlog) {
+	return socket_server_listen(SOCKET_SERVER, owner(ctx), host, port, backlog);
+}
+
+int skynet_socket_connect(struct skynet_context *ctx, const char *host, int port) {
+	return socket_server_connect(SOCKET_SERVER, owner(ctx), host, port);
+}
+
+int skynet_socket_bind(struct skynet_context *ctx, int fd) {
+	return socket_server_bind(SOCKET_SERVER, owner(ctx), fd);
+}
+
+void skynet_socket_close(struct skynet_context *ctx, int id) {
+	socket_server_close(SOCKET_SERVER, owner(ctx), id);
+}
+
+void skynet_socket_shutdown(struct skynet_context *ctx, int id) {
+	socket_server_shutdown(SOCKET_SERVER, owner(ctx), id);
+}
+
+void skynet_socket_start(struct skynet_context *ctx, int id) {
+	socket_server_start(SOCKET_SERVER, owner(ctx), id);
+}
+
+void skynet_socket_pause(struct skynet_context *ctx, int id) {
+	socket_server_pause(SOCKET_SERVER, owner(ctx), id);
+}
+
+void skynet_socket_nodelay(struct skynet_context *ctx, int id) {
+	(void)ctx;
+	socket_server_nodelay(SOCKET_SERVER, id);
+}
+
+int skynet_socket_udp(struct skynet_context *ctx, const char *addr, int port) {
+	return socket_server_udp(SOCKET_SERVER, owner(ctx), addr, port);
+}
+
+int skynet_socket_udp_connect(struct skynet_context *ctx, int id, const char *addr, int port) {
+	(void)ctx;
+	return socket_server_udp_connect(SOCKET_SERVER, id, addr, port);
+}
+
+int skynet_socket_udp_dial(struct skynet_context *ctx, const char *addr, int port) {
+	return socket_server_udp_dial(SOCKET_SERVER, owner(ctx), addr, port);
+}
+
+int skynet_socket_udp_listen(struct skynet_context *ctx, const char *addr, int port) {
+	return socket_server_udp_listen(SOCKET_SERVER, owner(ctx), addr, port);
+}
+
+int skynet_socket_udp_sendbuffer(struct skynet_context *ctx, const char *address,
+                                 struct socket_sendbuffer *buffer) {
+	size_t asz = (size_t)socket_udp_address_size(address, SOCKET_UDP_ADDRESS_MAX);
+	int r = socket_server_udp_send(SOCKET_SERVER, address, asz, buffer);
+	if (r == -2) {
+		skynet_error(ctx, "socket: udp send to an address of the other family dropped (id = %d)",
+		             buffer->id);
+		return -1;
+	}
+	return r;
+}
+
+const char *skynet_socket_udp_address(struct skynet_socket_message *msg, int *addrsz) {
+	if (msg->type != SKYNET_SOCKET_TYPE_UDP || msg->buffer == NULL || msg->ud < 0)
+		return NULL;
+	const char *address = msg->buffer + msg->ud;
+	/* the socket server always appends a whole address */
+	int sz = socket_udp_address_size(address, SOCKET_UDP_ADDRESS_MAX);
+	if (sz == 0)
+		return NULL;
+	if (addrsz)
+		*addrsz = sz;
+	return address;
+}
+
+struct socket_info *skynet_socket_info(void) {
+	return socket_server_info(SOCKET_SERVER);
+}
