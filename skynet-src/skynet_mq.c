@@ -75,9 +75,12 @@ void skynet_globalmq_push(struct message_queue *q) {
 		Q.head = Q.tail = q;
 	}
 	Q.length++;
-	if (Q.sleepers > 0 && (!is_worker_thread || Q.length > 1))
-		pthread_cond_signal(&Q.cond);
+	bool wake = Q.sleepers > 0 && (!is_worker_thread || Q.length > 1);
 	pthread_mutex_unlock(&Q.lock);
+	/* Signalled after unlocking, so the woken worker does not block on the
+	 * lock we still hold. */
+	if (wake)
+		pthread_cond_signal(&Q.cond);
 }
 
 static struct message_queue *pop_locked(void) {
