@@ -109,6 +109,8 @@ static int init_service(struct snlua *l, struct skynet_context *ctx, const char 
 
 	lua_pushcfunction(L, traceback);
 	const char *loader = optstring(ctx, "lualoader", "./lualib/loader.lua");
+	const char *strip = optstring(ctx, "codecache_strip", "true");
+	codecache_strip_below(strcmp(strip, "false") == 0 ? NULL : loader);
 	if (codecache_loadfile(L, loader) != LUA_OK) {
 		skynet_error(ctx, "Can't load %s : %s", loader, lua_tostring(L, -1));
 		report_launcher_error(ctx);

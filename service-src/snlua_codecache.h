@@ -15,5 +15,8 @@ int codecache_loadfile(lua_State *L, const char *path);
  * cached versions. */
 void codecache_install(lua_State *L);
 int luaopen_skynet_codecache(lua_State *L);
+/* Cache files under loader_path's directory without debug info (call once,
+ * before any load; later calls are ignored). */
+void codecache_strip_below(const char *loader_path);
 
 #endif

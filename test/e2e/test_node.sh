@@ -67,3 +67,12 @@ expect "msglog: the file starts with the open time" bash -c "head -1 '$logfile' 
 expect "msglog: each message is logged as :source type session time hexpayload" \
 	grep -Eq '^:00000008 10 0 [0-9]+ 2c68656c6c6f$' "$logfile"
 expect "msglog: LOGOFF writes the close time" grep -q '^close time: [0-9]*$' "$logfile"
+
+# --- code cache: framework code loses debug info, user code keeps it ----
+write_config "$W/strip.config" stripprobe
+timeout 10 ./skynet "$W/strip.config" > "$W/strip.out" 2>&1
+expect "codecache: framework functions are cached without debug info" grep -q 'stripprobe framework=? ' "$W/strip.out"
+expect "codecache: user functions keep file and line" grep -q 'own=.*stripprobe.lua:6$' "$W/strip.out"
+write_config "$W/nostrip.config" stripprobe 'codecache_strip = false'
+timeout 10 ./skynet "$W/nostrip.config" > "$W/nostrip.out" 2>&1
+expect "codecache: codecache_strip = false keeps framework debug info" grep -q 'stripprobe framework=.*lualib/skynet.lua' "$W/nostrip.out"
