@@ -8,6 +8,8 @@
  */
 #include "lua-seri.h"
 #include "skynet.h"
+#include "skynet_handle.h" /* lalive */
+#include "skynet_server.h" /* lalive */
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -281,6 +283,33 @@ static int ltrace(lua_State *L) {
 	return 0;
 }
 
+/*
+ * alive(handle) -> boolean: whether a service with this handle exists now.
+ * Added for the debug console, which must tell a dead address from a slow
+ * one without sending the target anything (a message would queue behind a
+ * stuck handler).  A handle of another harbor is reported alive: only its
+ * own node knows.
+ */
+static int lalive(lua_State *L) {
+	struct skynet_context *context = get_context(L);
+	uint32_t handle = (uint32_t)luaL_checkinteger(L, 1);
+	int harbor = 0;
+	if (handle == 0) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	if (skynet_isremote(context, handle, &harbor)) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	struct skynet_context *target = skynet_handle_grab(handle);
+	int alive = target != NULL;
+	if (target)
+		skynet_context_release(target);
+	lua_pushboolean(L, alive);
+	return 1;
+}
+
 static int lnow(lua_State *L) {
 	lua_pushinteger(L, (lua_Integer)skynet_now());
 	return 1;
@@ -297,7 +326,7 @@ int luaopen_skynet_core(lua_State *L) {
 		{"send", lsend},         {"genid", lgenid},       {"redirect", lredirect},
 		{"command", lcommand},   {"intcommand", lintcommand}, {"addresscommand", laddresscommand},
 		{"error", lerror},       {"harbor", lharbor},     {"callback", lcallback},
-		{"trace", ltrace},       {NULL, NULL},
+		{"trace", ltrace},       {"alive", lalive},       {NULL, NULL},
 	};
 	luaL_Reg plain[] = {
 		{"tostring", ltostring},   {"pack", luaseri_pack}, {"unpack", luaseri_unpack},

@@ -95,6 +95,8 @@ static int init_service(struct snlua *l, struct skynet_context *ctx, const char 
 	lua_pushboolean(L, 1); /* ignore LUA_PATH and friends from the environment */
 	lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
 	luaL_openlibs(L);
+	lua_pushlightuserdata(L, &l->activeL);
+	lua_setfield(L, LUA_REGISTRYINDEX, "skynet.activeL");
 	profile_install(L);
 	luaL_requiref(L, "skynet.codecache", luaopen_skynet_codecache, 0);
 	lua_pop(L, 1);
@@ -183,7 +185,9 @@ int snlua_init(struct snlua *l, struct skynet_context *ctx, const char *args) {
 	return 0;
 }
 
-/* Runs from an arbitrary thread: only sets a hook, which is async-safe. */
+/* Runs from an arbitrary thread: only sets a hook (lua_sethook may be
+ * called asynchronously).  The hook goes on the coroutine running now, as
+ * recorded by skynet.profile's resume, else on the main thread. */
 static void signal_hook(lua_State *L, lua_Debug *ar) {
 	(void)ar;
 	lua_sethook(L, NULL, 0, 0);
@@ -193,7 +197,8 @@ static void signal_hook(lua_State *L, lua_Debug *ar) {
 void snlua_signal(struct snlua *l, int signal) {
 	skynet_error(l->ctx, "recv a signal %d", signal);
 	if (signal == 0) {
-		lua_sethook(l->L, signal_hook, LUA_MASKCOUNT, 1);
+		lua_State *active = l->activeL;
+		lua_sethook(active ? active : l->L, signal_hook, LUA_MASKCOUNT, 1);
 	} else if (signal == 1) {
 		skynet_error(l->ctx, "Current Memory %.3fK", (float)l->mem / 1024);
 	}

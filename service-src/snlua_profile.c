@@ -17,6 +17,9 @@
  * upvalue 2: totaltime table (co -> seconds accumulated) */
 #define START_TABLE lua_upvalueindex(1)
 #define TOTAL_TABLE lua_upvalueindex(2)
+/* upvalue 3: lightuserdata `lua_State **` where snlua keeps the coroutine
+ * that is running now (so SIGNAL can interrupt it), or NULL. */
+#define ACTIVE_SLOT lua_upvalueindex(3)
 
 static double now_seconds(void) {
 	struct timespec ts;
@@ -106,6 +109,10 @@ static int aux_resume(lua_State *L, lua_State *co, int narg) {
  * `coidx` is a stack index (or upvalue pseudo-index) holding co itself,
  * used as the key of the timing tables. */
 static int timed_resume(lua_State *L, lua_State *co, int coidx, int narg) {
+	lua_State **active = lua_touserdata(L, ACTIVE_SLOT);
+	lua_State *previous = active ? *active : NULL;
+	if (active)
+		*active = co;
 	lua_pushvalue(L, coidx);
 	int profiled = lua_rawget(L, TOTAL_TABLE) != LUA_TNIL;
 	lua_pop(L, 1);
@@ -115,6 +122,8 @@ static int timed_resume(lua_State *L, lua_State *co, int coidx, int narg) {
 		lua_rawset(L, START_TABLE);
 	}
 	int r = aux_resume(L, co, narg);
+	if (active)
+		*active = previous;
 	if (profiled) {
 		lua_pushvalue(L, coidx);
 		if (lua_rawget(L, START_TABLE) != LUA_TNIL) {
@@ -147,8 +156,8 @@ static int lresume(lua_State *L) {
 }
 
 static int auxwrap(lua_State *L) {
-	lua_State *co = lua_tothread(L, lua_upvalueindex(3));
-	int r = timed_resume(L, co, lua_upvalueindex(3), lua_gettop(L));
+	lua_State *co = lua_tothread(L, lua_upvalueindex(4));
+	int r = timed_resume(L, co, lua_upvalueindex(4), lua_gettop(L));
 	if (r < 0) {
 		int stat = lua_status(co);
 		if (stat != LUA_OK && stat != LUA_YIELD) {
@@ -176,8 +185,9 @@ static int lwrap(lua_State *L) {
 	lua_xmove(L, co, 1);
 	lua_pushvalue(L, START_TABLE);
 	lua_pushvalue(L, TOTAL_TABLE);
-	lua_rotate(L, -3, 2); /* start, total, co */
-	lua_pushcclosure(L, auxwrap, 3);
+	lua_pushvalue(L, ACTIVE_SLOT);
+	lua_rotate(L, -4, 3); /* start, total, active, co */
+	lua_pushcclosure(L, auxwrap, 4);
 	return 1;
 }
 
@@ -193,7 +203,8 @@ int luaopen_skynet_profile(lua_State *L) {
 	lua_pushvalue(L, -1);
 	lua_setmetatable(L, -3);
 	lua_setmetatable(L, -3);
-	luaL_setfuncs(L, l, 2);
+	lua_getfield(L, LUA_REGISTRYINDEX, "skynet.activeL");
+	luaL_setfuncs(L, l, 3);
 	return 1;
 }
 

@@ -81,55 +81,11 @@ function dbgcmd.EXIT()
 	skynet.exit()
 end
 
--- upvalues of f as a name -> value table
-local function upvalues(f)
-	local t = {}
-	if type(f) == "function" then
-		local i = 1
-		while true do
-			local name, value = debug.getupvalue(f, i)
-			if name == nil then break end
-			if name ~= "" then t[name] = value end
-			i = i + 1
-		end
-	end
-	return t
-end
-
--- Runs source inside this service.  print is captured; _P[proto] holds the
--- upvalues of each protocol's dispatch function and _U those of the lua
--- dispatch.  Returns ok, output lines.
-local function inject(source, filename, ...)
-	local output = {}
-	local function print(...)
-		local n = select("#", ...)
-		local t = {}
-		for i = 1, n do
-			t[i] = tostring((select(i, ...)))
-		end
-		output[#output + 1] = table.concat(t, "\t")
-	end
-	local P = {}
-	for k, p in pairs(S.proto) do
-		if type(k) == "string" then
-			P[k] = upvalues(p.dispatch)
-		end
-	end
-	local env = setmetatable({ print = print, _P = P, _U = P.lua or {} }, { __index = _ENV })
-	local f, err = load(source, "@" .. tostring(filename or "inject"), "bt", env)
-	if not f then
-		output[#output + 1] = err
-		return false, output
-	end
-	local ok, e = xpcall(f, debug.traceback, ...)
-	if not ok then
-		output[#output + 1] = tostring(e)
-	end
-	return ok, output
-end
-
+-- Runs source inside this service (skynet/inject.lua): reply ok and the
+-- printed lines joined by "\n".
 function dbgcmd.RUN(source, filename, ...)
-	local ok, output = inject(source, filename, ...)
+	local inject = require "skynet.inject"
+	local ok, output = inject(skynet, source, filename, table.pack(...))
 	collectgarbage "collect"
 	skynet.ret(skynet.pack(ok, table.concat(output, "\n")))
 end
@@ -140,7 +96,10 @@ function dbgcmd.TERM(service)
 end
 
 function dbgcmd.REMOTEDEBUG(...)
-	local remotedebug = require "skynet.remotedebug"
+	local ok, remotedebug = pcall(require, "skynet.remotedebug")
+	if not ok then
+		error("REMOTEDEBUG: the remote debugger (skynet.remotedebug) is not available on this node")
+	end
 	remotedebug.start(M, ...)
 end
 

@@ -76,3 +76,9 @@ expect "codecache: user functions keep file and line" grep -q 'own=.*stripprobe.
 write_config "$W/nostrip.config" stripprobe 'codecache_strip = false'
 timeout 10 ./skynet "$W/nostrip.config" > "$W/nostrip.out" 2>&1
 expect "codecache: codecache_strip = false keeps framework debug info" grep -q 'stripprobe framework=.*lualib/skynet.lua' "$W/nostrip.out"
+
+# --- SIGNAL 0 interrupts a handler stuck in a loop ----------------------
+write_config "$W/sig.config" sigprobe
+timeout 10 ./skynet "$W/sig.config" > "$W/sig.out" 2>&1
+expect "signal: SIGNAL 0 breaks a busy loop and the service answers again" grep -q 'sigprobe recovered' "$W/sig.out"
+expect "signal: the interrupted handler's error is logged" grep -q 'signal 0' "$W/sig.out"
