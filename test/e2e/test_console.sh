@@ -279,9 +279,11 @@ has "stuck: stat shows the stuck service as TIMEOUT" "$W/stuck.out" "^$SPIN	TIME
 has "stuck: stat still reports the others" "$W/stuck.out" "^$PROBE	cpu:"
 has "stuck: mem shows it as TIMEOUT (launch command)" "$W/stuck.out" "^$SPIN	TIMEOUT \(snlua console_probe spin\)$"
 wait "$spinpid"
-has "stuck: a single-service query reports it as not answering" "$W/spin.out" "^$SPIN is not answering"
+has "stuck: signal 0 breaks the loop; the stuck call fails with the reason" "$W/spin.out" "failed: .*signal 0"
 wait_for "$LOG" "recv a signal 0" 5
 has "stuck: signal delivers the signal (the service logs it)" "$LOG" "^\[$SPIN\] recv a signal 0$"
+con "ping .spin" > "$W/spinping.out"
+has "stuck: the interrupted service answers again" "$W/spinping.out" "<CMD OK>"
 expect "console: node still running" kill -0 "$pid"
 lacks "console: the console service never raised" "$LOG" "^\[$CONSOLE\] .*(lua call|console session)"
 kill -9 "$pid" 2>/dev/null
