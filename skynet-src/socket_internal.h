@@ -109,6 +109,7 @@ struct socket {
 	int protocol;
 	bool reading;     /* the owner wants input (cleared by pause) */
 	bool closing;     /* close() requested: flush, then close */
+	bool write_closed; /* a service asked to close: sends fail from now on */
 	bool warn_sent;   /* a WARNING with ud > 0 was reported */
 	uint32_t events;  /* interest registered in epoll; 0 = not registered */
 	int warn_pending; /* KiB of a warning a sender detected, not yet reported */

@@ -81,7 +81,7 @@ static int send_buffer(struct socket_server *ss, const struct socket_sendbuffer 
 		goto invalid;
 	slock(s);
 	int st = atomic_load_explicit(&s->state, memory_order_relaxed);
-	if (!sid_is(s, id) || s->closing ||
+	if (!sid_is(s, id) || s->closing || s->write_closed ||
 	    (st != ST_CONNECTED && st != ST_CONNECTING && st != ST_HALFCLOSE_READ && st != ST_BIND)) {
 		sunlock(s);
 		goto invalid;
@@ -287,11 +287,25 @@ void socket_server_pause(struct socket_server *ss, uintptr_t opaque, int id) {
 	post(ss, 'S', id, -1, 0, opaque);
 }
 
+/* Refuses further sends at once: the close itself runs later on the socket
+ * thread, and a write issued after close() returned must not slip in. */
+static void refuse_writes(struct socket_server *ss, int id) {
+	if (id <= 0)
+		return;
+	struct socket *s = SLOT(ss, id);
+	slock(s);
+	if (sid_is(s, id))
+		s->write_closed = true;
+	sunlock(s);
+}
+
 void socket_server_close(struct socket_server *ss, uintptr_t opaque, int id) {
+	refuse_writes(ss, id);
 	post(ss, 'K', id, -1, 0, opaque);
 }
 
 void socket_server_shutdown(struct socket_server *ss, uintptr_t opaque, int id) {
+	refuse_writes(ss, id);
 	post(ss, 'K', id, -1, 1, opaque);
 }
 

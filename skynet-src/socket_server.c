@@ -137,6 +137,7 @@ static void force_close_locked(struct socket_server *ss, struct socket *s) {
 	s->events = 0;
 	s->reading = false;
 	s->closing = false;
+	s->write_closed = false;
 	s->warn_sent = false;
 	s->warn_pending = 0;
 	s->warn_level = 0;
