@@ -12,6 +12,7 @@
  */
 #include "skynet.h"
 #include "snlua_codecache.h"
+#include "snlua_heap.h"
 #include "snlua_profile.h"
 
 #include <lauxlib.h>
@@ -35,6 +36,7 @@ struct snlua {
 	size_t mem_limit;
 	lua_State *activeL;
 	atomic_int trap;
+	struct snlua_heap heap;
 };
 
 static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -52,12 +54,8 @@ static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 		l->mem_report *= 2;
 		skynet_error(l->ctx, "Memory warning %.2f M", (float)l->mem / (1024 * 1024));
 	}
-	if (nsize == 0) {
-		free(ptr);
-		return NULL;
-	}
-	void *p = realloc(ptr, nsize);
-	if (p == NULL)
+	void *p = heap_realloc(&l->heap, ptr, osize, nsize);
+	if (p == NULL && nsize != 0)
 		l->mem = mem;
 	return p;
 }
@@ -157,8 +155,10 @@ struct snlua *snlua_create(void) {
 	memset(l, 0, sizeof(*l));
 	l->mem_report = MEMORY_WARNING_REPORT;
 	l->mem_limit = 0;
+	heap_init(&l->heap);
 	l->L = lua_newstate(lalloc, l);
 	if (l->L == NULL) {
+		heap_release(&l->heap);
 		skynet_free(l);
 		return NULL;
 	}
@@ -167,6 +167,7 @@ struct snlua *snlua_create(void) {
 
 void snlua_release(struct snlua *l) {
 	lua_close(l->L);
+	heap_release(&l->heap);
 	skynet_free(l);
 }
 
