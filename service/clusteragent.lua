@@ -1,0 +1,313 @@
+-- clusteragent: serves one accepted cluster connection (wire-cluster.md
+-- §3, §5, §7.4).  Launched by clusterd as
+--   clusteragent <clusterd> <socket id> <peer ip:port>
+--
+-- Like clustersender it runs its hot path without coroutines: the message
+-- callback is replaced (see `dispatch` at the end) so that
+--   * socket DATA goes through a framer; each request frame is decoded and
+--     sent on at once as a "lua" message to its target, with a session of
+--     our own remembered against the cluster session (`pending`);
+--   * the target's PTYPE_RESPONSE / PTYPE_ERROR for that session becomes a
+--     response frame, appended to a write batch that goes to the socket
+--     when the mailbox is empty (or past BATCH_BYTES);
+--   * multi-part requests are joined per session, responses larger than
+--     0x8000 bytes are split, at low write priority.
+-- Requests are thus handed to their targets in arrival order; responses go
+-- back in whatever order the targets answer.
+--
+-- "@name" addresses are resolved from a copy of clusterd's registry: the
+-- agent subscribes at start ("names") and clusterd sends every later
+-- change ("name", name, handle|nil) before cluster.register returns, so
+-- the copy is never behind a request that could know the new name.
+--
+-- A peer that sends anything malformed (unknown tag, short body, zero-length
+-- frame, a part without a start, parts beyond the declared size, a declared
+-- size above cluster_max_message, too many unfinished multi-part messages)
+-- is disconnected with one log line; the node goes on serving the others.
+
+local skynet = require "skynet"
+local c = require "skynet.core"
+local driver = require "skynet.socketdriver"
+local core = require "skynet.cluster.core"
+
+local clusterd, fd, peer = ...
+clusterd = tonumber(clusterd)
+fd = tonumber(fd)
+
+local BATCH_BYTES = 64 * 1024
+local MAX_MESSAGE = tonumber(skynet.getenv "cluster_max_message") or 1024 * 1024 * 1024
+local MAX_PARTIAL = 256 -- unfinished multi-part messages per connection
+
+local csend, ctostring, intcommand = c.send, c.tostring, c.intcommand
+local unpackrequest, packresponse, concat = core.unpackrequest, core.packresponse, core.concat
+local format = string.format
+
+local standalone = (tonumber(skynet.getenv "harbor") or 0) == 0
+local names = {}          -- registered name -> handle (clusterd's registry)
+local pending = {}        -- our session -> cluster session of the request
+local partial = {}        -- cluster session -> multi-part request being joined
+local npartial, partial_bytes = 0, 0
+local trace_tag           -- trace tag for the next request
+local wb = core.wbuf()
+local framer = core.framer()
+local closed = false
+
+local function flush()
+	local p, n = wb:take()
+	if p then
+		driver.send(fd, p, n)
+	end
+end
+
+local function respond_error(cs, text)
+	if cs ~= 0 then
+		wb:append(packresponse(cs, false, text))
+	end
+end
+
+local function respond_ok(cs, msg, sz)
+	local frame, parts = packresponse(cs, true, msg, sz)
+	if parts == nil then
+		wb:append(frame)
+		return
+	end
+	-- earlier frames first, then the split response at low priority
+	flush()
+	driver.lsend(fd, frame)
+	for i = 1, #parts do
+		driver.lsend(fd, parts[i])
+	end
+end
+
+-- Closes the connection (once) and retires the agent.
+local function shutdown()
+	if closed then
+		return
+	end
+	closed = true
+	flush()
+	driver.close(fd)
+	framer:clear()
+	skynet.send(clusterd, "lua", "agentexit", fd)
+	skynet.timeout(0, function() skynet.exit() end)
+end
+
+----------------------------------------------------------------------------
+-- Requests.
+
+-- Where a request addressed to `addr` goes: a handle or a string skynet
+-- resolves, or nil and why not.
+local function resolve(addr)
+	if type(addr) == "number" then
+		return addr
+	end
+	local first = addr:byte(1)
+	if first == 64 then -- '@'
+		local h = names[addr:sub(2)]
+		if h then
+			return h
+		end
+		return nil, "Invalid name"
+	elseif first == 46 or first == 58 or not standalone then -- '.', ':' or a harbor global name
+		return addr
+	end
+	return nil, format("Invalid name %s (want @name, .name, :hex or a handle)", addr)
+end
+
+-- Runs one complete request or push.  payload: a string, or ptr + sz
+-- (ownership passes on).
+local function execute(addr, cs, push, payload, sz)
+	if addr == 0 then -- name query: payload is skynet.pack(name)
+		local ok, name = pcall(skynet.unpack, payload, sz)
+		if sz then skynet.trash(payload, sz) end
+		if not push then
+			local h = ok and type(name) == "string" and names[name]
+			if h then
+				respond_ok(cs, skynet.packstring(h))
+			else
+				respond_error(cs, "name not found")
+			end
+		end
+		return
+	end
+	local target, why = resolve(addr)
+	if target == nil then
+		if sz then skynet.trash(payload, sz) end
+		if push then
+			skynet.error(format("cluster: push from %s to %s dropped: %s", peer, addr, why))
+		else
+			respond_error(cs, why)
+		end
+		return
+	end
+	if trace_tag then
+		csend(target, 12, 0, trace_tag)
+		trace_tag = nil
+	end
+	if push then
+		csend(target, 10, 0, payload, sz)
+		return
+	end
+	local session = csend(target, 10, nil, payload, sz)
+	if session then
+		pending[session] = cs
+	elseif session == false then
+		respond_error(cs, "message too large")
+	else
+		respond_error(cs, "call to invalid address " .. skynet.address(addr))
+	end
+end
+
+local function request(body)
+	local tag, a, b, d = unpackrequest(body)
+	if tag == 0x00 or tag == 0x80 then
+		execute(a, b, b == 0, d)
+	elseif tag == 0x02 or tag == 0x03 then
+		local p = partial[a]
+		if p == nil then
+			error(format("part for session %d without a start frame", a))
+		end
+		local n = p.n + #b
+		if n > p.total then
+			error(format("parts of session %d exceed the declared %d bytes", a, p.total))
+		end
+		p[#p + 1] = b
+		p.n = n
+		if tag == 0x03 then
+			partial[a] = nil
+			npartial = npartial - 1
+			partial_bytes = partial_bytes - p.total
+			if n ~= p.total then
+				if not p.push then
+					respond_error(a, "Invalid large req")
+				end
+				return
+			end
+			execute(p.addr, p.push and 0 or a, p.push, concat(p))
+		end
+	elseif tag == 0x04 then
+		trace_tag = a
+	else -- multi-part start: 0x01 0x41 0x81 0xC1
+		if partial[b] then
+			error(format("second start frame for session %d", b))
+		end
+		if d > MAX_MESSAGE then
+			error(format("declared size %d exceeds cluster_max_message (%d)", d, MAX_MESSAGE))
+		end
+		if npartial >= MAX_PARTIAL then
+			error(format("more than %d unfinished multi-part messages", MAX_PARTIAL))
+		end
+		if partial_bytes + d > 2 * MAX_MESSAGE then
+			error("unfinished multi-part messages exceed twice cluster_max_message")
+		end
+		npartial = npartial + 1
+		partial_bytes = partial_bytes + d
+		partial[b] = { addr = a, push = tag & 0x40 ~= 0, total = d, n = 0 }
+	end
+end
+
+----------------------------------------------------------------------------
+-- Socket events.
+
+local function data(size, msg)
+	if closed then
+		driver.drop(msg, size)
+		return
+	end
+	framer:push(msg, size)
+	local pop = framer.pop
+	while true do
+		local body = pop(framer)
+		if body == nil then
+			return
+		end
+		local ok, err = pcall(request, body)
+		if not ok then
+			skynet.error(format("cluster: disconnect %s (socket %d): %s", peer, fd, tostring(err)))
+			shutdown()
+			return
+		end
+	end
+end
+
+local dunpack = driver.unpack
+local function socket_message(msg, sz)
+	local t, id, ud, d = dunpack(msg, sz)
+	if t == 1 then
+		if id == fd then
+			data(ud, d)
+		else
+			driver.drop(d, ud)
+		end
+	elseif id ~= fd then
+		if t == 6 then driver.drop(d, ud) end
+	elseif t == 3 then -- CLOSE
+		shutdown()
+	elseif t == 5 then -- ERROR
+		skynet.error(format("cluster: connection %s (socket %d) broken: %s", peer, fd, tostring(d)))
+		shutdown()
+	elseif t == 7 and ud > 0 then
+		skynet.error(format("cluster: %d K bytes waiting to be sent to %s", ud, peer))
+	end
+end
+
+----------------------------------------------------------------------------
+
+local CMD = {}
+
+-- from clusterd: a registered name changed (handle nil: unregistered)
+function CMD.name(name, handle)
+	names[name] = handle
+end
+
+function CMD.exit()
+	shutdown()
+end
+
+local dispatch_message = skynet.dispatch_message
+
+local function dispatch(ptype, msg, sz, session, source)
+	if ptype == 1 then -- PTYPE_RESPONSE
+		local cs = pending[session]
+		if cs then
+			pending[session] = nil
+			if not closed then
+				respond_ok(cs, msg, sz)
+			end
+		else
+			dispatch_message(ptype, msg, sz, session, source)
+		end
+	elseif ptype == 6 then
+		socket_message(msg, sz)
+	elseif ptype == 7 then -- PTYPE_ERROR
+		local cs = pending[session]
+		if cs then
+			pending[session] = nil
+			if not closed then
+				local text = ctostring(msg, sz)
+				respond_error(cs, text ~= "" and text or "call failed")
+			end
+		else
+			dispatch_message(ptype, msg, sz, session, source)
+		end
+	else
+		dispatch_message(ptype, msg, sz, session, source)
+	end
+	local n = wb:size()
+	if n > 0 and not closed and (n >= BATCH_BYTES or intcommand("STAT", "mqlen") == 0) then
+		flush()
+	end
+end
+
+skynet.start(function()
+	skynet.dispatch("lua", function(_, _, cmd, ...)
+		local f = CMD[cmd]
+		if f then
+			f(...)
+		end
+	end)
+	names = skynet.call(clusterd, "lua", "names")
+	driver.start(fd)
+	driver.nodelay(fd) -- responses leave at once (the wire does not depend on it)
+end)
+c.callback(dispatch)

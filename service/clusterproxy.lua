@@ -1,0 +1,44 @@
+-- clusterproxy: a local stand-in for a service on another node
+-- (wire-cluster.md §5.3).  Launched by clusterd as
+--   clusterproxy <node> <name> <clusterd>
+--
+-- Every "lua" (or "snax") message sent to the proxy is forwarded, payload
+-- unchanged, to the node's clustersender as an internal request addressed
+-- to <name>, keeping the original source and session (skynet.redirect).
+-- The sender therefore answers the original caller directly: a
+-- skynet.call(proxy, "lua", ...) becomes a cluster request, a skynet.send a
+-- push, and the proxy never waits for anything.
+
+local skynet = require "skynet"
+local c = require "skynet.core"
+local core = require "skynet.cluster.core"
+
+local node, name, clusterd = ...
+name = tonumber(name) or name
+clusterd = tonumber(clusterd)
+
+local PTYPE_CLUSTER_REQ = 249
+local packfast, redirect = core.packfast, c.redirect
+local sender
+
+local dispatch_message = skynet.dispatch_message
+
+local function dispatch(ptype, msg, sz, session, source)
+	if (ptype == 10 or ptype == 11) and sender then
+		local f, n = packfast(name, msg, sz, true)
+		redirect(sender, source, PTYPE_CLUSTER_REQ, session, f, n)
+	elseif ptype == 12 and sender then -- trace tag of the next request
+		redirect(sender, source, 12, 0, c.tostring(msg, sz))
+	else
+		dispatch_message(ptype, msg, sz, session, source)
+	end
+end
+
+skynet.start(function()
+	local s, err = skynet.call(clusterd, "lua", "sender", node)
+	if not s then
+		error(err, 0)
+	end
+	sender = s
+end)
+c.callback(dispatch)

@@ -1,0 +1,422 @@
+-- clustersender: owns the TCP connection from this node to one remote node
+-- (wire-cluster.md §3, §4, §7.3).  Launched by clusterd as
+--   clustersender <node> <localnodename> <host:port>
+--
+-- It is event driven and uses no coroutine on its hot path: the service's
+-- message callback is replaced (see `dispatch` at the end) so that
+--   * a request from a caller (private protocol PTYPE_CLUSTER_REQ, built by
+--     skynet.cluster's core.packfast) gets the next session number and is
+--     appended to a write batch; the batch goes to the socket when the
+--     mailbox is empty (or past BATCH_BYTES), so a burst of cluster.send is
+--     one write(), not one per message;
+--   * socket events are handled inline: bytes go through a framer, each
+--     response frame answers the waiting caller directly (PTYPE_RESPONSE
+--     with the payload bytes, or PTYPE_ERROR with a text saying why);
+--   * PTYPE_TRACE from a caller tags its next request (a trace frame).
+-- Everything else ("lua" commands from clusterd, timers) goes through the
+-- ordinary skynet dispatch.
+--
+-- Connection states: "down" (no socket; the next request connects),
+-- "connecting" (requests wait in the batch), "connected", "off" (the node
+-- is configured false: every request fails at once).  A connect is one
+-- attempt, bounded by CONNECT_TIMEOUT; if it fails, every request waiting
+-- for it fails, and the next request tries again.  When the connection
+-- breaks, every call in flight fails at once.  Nothing is retried.
+
+local skynet = require "skynet"
+local c = require "skynet.core"
+local driver = require "skynet.socketdriver"
+local core = require "skynet.cluster.core"
+
+local node, localnodename, address = ...
+local PTYPE_CLUSTER_REQ = 249
+local BATCH_BYTES = 64 * 1024
+local CONNECT_TIMEOUT = tonumber(skynet.getenv "cluster_connect_timeout") or 500 -- centiseconds
+local MAX_RESPONSE = tonumber(skynet.getenv "cluster_max_message") or 1024 * 1024 * 1024
+
+local csend, ctostring, intcommand = c.send, c.tostring, c.intcommand
+local unpackresponse, concat = core.unpackresponse, core.concat
+local format = string.format
+
+local host, port           -- where the node listens
+local state = "down"
+local fd                   -- socket id while connecting/connected
+local attempt = 0          -- connect attempts, to match timeouts to attempts
+local next_session = 1
+local waiting = {}         -- cluster session -> caller handle << 32 | caller session
+local nwaiting = 0
+local partial = {}         -- cluster session -> multi-part response being joined
+local trace = {}           -- caller handle -> trace tag for its next request
+local trace_count = 0
+local wb = core.wbuf()     -- frames not yet written
+local framer = core.framer()
+
+local function parse_address(addr)
+	if addr == nil or addr == "false" then
+		return nil
+	end
+	local h, p = addr:match "^%[(.-)%]:(%d+)$"
+	if not h then
+		h, p = addr:match "^(.*):(%d+)$"
+	end
+	if not h then
+		error(format("clustersender: invalid address %q for node [%s] (want host:port)", addr, node))
+	end
+	return h, tonumber(p)
+end
+
+local function where()
+	return format("cluster node [%s] %s:%s", node, tostring(host), tostring(port))
+end
+
+-- Fails every call in flight and forgets partial responses.
+local function fail_all(why)
+	local text = where() .. ": " .. why
+	for cs, w in pairs(waiting) do
+		csend(w >> 32, 7, w & 0xffffffff, text)
+	end
+	waiting = {}
+	nwaiting = 0
+	partial = {}
+end
+
+local function flush()
+	local p, n = wb:take()
+	if p then
+		driver.send(fd, p, n)
+	end
+end
+
+-- The socket is gone (or never came up): forget it and fail the calls.
+local function disconnect(why)
+	local old = fd
+	fd = nil
+	if state ~= "off" then
+		state = "down"
+	end
+	framer:clear()
+	wb:clear()
+	if old then
+		driver.close(old)
+	end
+	fail_all(why)
+end
+
+-- Starts one connect attempt.  Returns true, or nil and why it could not
+-- even start (then nothing changed).
+local function connect()
+	attempt = attempt + 1
+	local ok, id = pcall(driver.connect, host, port)
+	if not ok or not id then
+		return nil, "connect failed: " .. (ok and "reach skynet socket number limit" or tostring(id))
+	end
+	fd = id
+	state = "connecting"
+	local this = attempt
+	skynet.timeout(CONNECT_TIMEOUT, function()
+		if state == "connecting" and attempt == this then
+			disconnect(format("connect timeout after %.1f s", CONNECT_TIMEOUT / 100))
+		end
+	end)
+	return true
+end
+
+----------------------------------------------------------------------------
+-- Requests from callers.
+
+local function new_session()
+	local s = next_session
+	next_session = s >= 0x7fffffff and 1 or s + 1
+	return s
+end
+
+-- Upstream's trace rewrite: "(<nodeid>-<node>-<counter>)<tag>".
+local function trace_frame(tag)
+	if tag:byte(1) ~= 40 then -- '('
+		trace_count = trace_count + 1
+		tag = format("(%s-%s-%d)%s", localnodename, node, trace_count, tag)
+	end
+	return core.packtrace(tag)
+end
+
+-- msg/sz: an internal request (core.packfast); session 0 = push.
+local function request(msg, sz, session, source)
+	if state == "off" then
+		if session ~= 0 then
+			csend(source, 7, session, where() .. " is down (configured false)")
+		end
+		return
+	elseif state == "down" then
+		local ok, why = connect()
+		if not ok then
+			if session ~= 0 then
+				csend(source, 7, session, where() .. ": " .. why)
+			end
+			return
+		end
+	end
+	local tag = trace[source]
+	if tag then
+		trace[source] = nil
+		wb:append(trace_frame(tag))
+	end
+	local push = session == 0
+	local cs = 0
+	if not push then
+		cs = new_session()
+		waiting[cs] = source << 32 | session
+		nwaiting = nwaiting + 1
+	end
+	if not wb:request(msg, sz, cs, push) then
+		-- multi-part: earlier frames first, then the parts at low priority
+		if push then
+			cs = new_session()
+		end
+		local start, parts = core.splitrequest(msg, sz, cs, push)
+		if state == "connected" then
+			flush()
+			driver.lsend(fd, start)
+			for i = 1, #parts do
+				driver.lsend(fd, parts[i])
+			end
+		else
+			wb:append(start)
+			for i = 1, #parts do
+				wb:append(parts[i])
+			end
+		end
+	end
+end
+
+----------------------------------------------------------------------------
+-- Responses.
+
+local function answer_ok(cs, data, sz)
+	local w = waiting[cs]
+	if w == nil then
+		skynet.error(format("cluster: unknown session %d from node [%s]", cs, node))
+		if sz then skynet.trash(data, sz) end
+		return
+	end
+	waiting[cs] = nil
+	nwaiting = nwaiting - 1
+	csend(w >> 32, 1, w & 0xffffffff, data, sz)
+end
+
+local function answer_error(cs, text)
+	local w = waiting[cs]
+	if w == nil then
+		skynet.error(format("cluster: unknown session %d from node [%s]: %s", cs, node, text))
+		return
+	end
+	waiting[cs] = nil
+	nwaiting = nwaiting - 1
+	csend(w >> 32, 7, w & 0xffffffff, where() .. ": " .. text)
+end
+
+local function response(body)
+	local cs, t, data = unpackresponse(body)
+	if t == 1 then
+		answer_ok(cs, data)
+	elseif t == 0 then
+		answer_error(cs, data)
+	elseif t == 2 then
+		if data > MAX_RESPONSE then
+			partial[cs] = { discard = format("response of %d bytes exceeds the limit of %d", data, MAX_RESPONSE) }
+		else
+			partial[cs] = { total = data, n = 0 }
+		end
+	else -- 3 part, 4 last part
+		local p = partial[cs]
+		if p == nil then
+			error(format("response part for session %d without a begin frame", cs))
+		end
+		if not p.discard then
+			local n = p.n + #data
+			if n > p.total then
+				p.discard = format("response parts exceed the declared %d bytes", p.total)
+				for i = #p, 1, -1 do p[i] = nil end
+			else
+				p[#p + 1] = data
+				p.n = n
+			end
+		end
+		if t == 4 then
+			partial[cs] = nil
+			if p.discard then
+				answer_error(cs, p.discard)
+			elseif p.n ~= p.total then
+				answer_error(cs, format("response of %d bytes, %d declared", p.n, p.total))
+			else
+				answer_ok(cs, concat(p))
+			end
+		end
+	end
+end
+
+----------------------------------------------------------------------------
+-- Socket events.
+
+local socket_event = {}
+
+socket_event[1] = function(id, size, data) -- DATA
+	if id ~= fd then
+		driver.drop(data, size)
+		return
+	end
+	framer:push(data, size)
+	local pop = framer.pop
+	while true do
+		local body = pop(framer)
+		if body == nil then break end
+		local ok, err = pcall(response, body)
+		if not ok then
+			skynet.error(format("%s: closing the connection: %s", where(), tostring(err)))
+			disconnect("connection closed: " .. tostring(err))
+			return
+		end
+	end
+end
+
+socket_event[2] = function(id) -- CONNECT
+	if id ~= fd or state ~= "connecting" then
+		return
+	end
+	state = "connected"
+	driver.nodelay(id)
+	flush()
+end
+
+socket_event[3] = function(id) -- CLOSE
+	if id ~= fd then
+		return
+	end
+	if state == "connecting" then
+		disconnect("connect failed")
+	else
+		disconnect("connection closed by the peer")
+	end
+end
+
+socket_event[5] = function(id, _, err) -- ERROR
+	if id ~= fd then
+		return
+	end
+	if state == "connecting" then
+		disconnect("connect failed: " .. tostring(err))
+	else
+		disconnect("connection broken: " .. tostring(err))
+	end
+end
+
+socket_event[7] = function(id, size) -- WARNING
+	if id == fd and size > 0 then
+		skynet.error(format("%s: %d K bytes waiting to be sent", where(), size))
+	end
+end
+
+local dunpack = driver.unpack
+local function socket_message(msg, sz)
+	local t, id, ud, data = dunpack(msg, sz)
+	local f = socket_event[t]
+	if f then
+		f(id, ud, data)
+	elseif t == 1 or t == 6 then
+		driver.drop(data, ud)
+	end
+end
+
+----------------------------------------------------------------------------
+-- "lua" commands (from clusterd; req/push for compatibility).
+
+local CMD = {}
+
+-- changenode("host:port") / changenode(false)
+function CMD.changenode(addr)
+	if not addr then
+		if state ~= "off" then
+			skynet.error(format("Close cluster sender %s %s", tostring(host), tostring(port)))
+			state = "off"
+			disconnect("node is down (configured false)")
+		end
+		return
+	end
+	local h, p = parse_address(addr)
+	if h == host and p == port and state ~= "off" then
+		return
+	end
+	if fd then
+		disconnect(format("node address changed to %s", addr))
+	end
+	host, port = h, p
+	state = "down"
+end
+
+function CMD.req(addr, msg, sz)
+	local session, source = skynet.context()
+	skynet.ignoreret()
+	local f, n = core.packfast(addr, msg, sz)
+	local ok, err = pcall(request, f, n, session, source)
+	skynet.trash(f, n)
+	assert(ok, err)
+end
+
+function CMD.push(addr, msg, sz)
+	skynet.ignoreret()
+	local f, n = core.packfast(addr, msg, sz)
+	local ok, err = pcall(request, f, n, 0, 0)
+	skynet.trash(f, n)
+	assert(ok, err)
+	if state == "connected" then flush() end
+end
+
+function CMD.stat()
+	return { state = state, host = host, port = port, waiting = nwaiting, session = next_session }
+end
+
+----------------------------------------------------------------------------
+
+local dispatch_message = skynet.dispatch_message
+
+local function dispatch(ptype, msg, sz, session, source)
+	if ptype == PTYPE_CLUSTER_REQ then
+		local ok, err = pcall(request, msg, sz, session, source)
+		if not ok then
+			skynet.error(format("%s: bad request from %s: %s", where(), skynet.address(source), tostring(err)))
+			if session ~= 0 then
+				csend(source, 7, session, where() .. ": " .. tostring(err))
+			end
+		end
+	elseif ptype == 6 then
+		socket_message(msg, sz)
+	elseif ptype == 12 then -- PTYPE_TRACE: tags the next request from source
+		trace[source] = ctostring(msg, sz)
+	else
+		dispatch_message(ptype, msg, sz, session, source)
+	end
+	if state == "connected" then
+		local n = wb:size()
+		if n > 0 and (n >= BATCH_BYTES or intcommand("STAT", "mqlen") == 0) then
+			flush()
+		end
+	end
+end
+
+skynet.start(function()
+	host, port = parse_address(address)
+	skynet.dispatch("lua", function(_, _, cmd, ...)
+		local f = CMD[cmd]
+		if not f then
+			error("clustersender: unknown command " .. tostring(cmd))
+		end
+		if cmd == "req" or cmd == "push" then
+			f(...) -- answered later, by the response
+		else
+			skynet.retpack(f(...))
+		end
+	end)
+	if not host then
+		state = "off"
+	end
+end)
+c.callback(dispatch)

@@ -1,0 +1,467 @@
+#!/usr/bin/env python3
+"""cluster_peer.py -- a cluster peer written from the wire spec alone
+(shared/spec/wire-cluster.md, wire-serialization.md), for the cluster e2e
+tests (test/e2e/test_cluster.sh).
+
+  cluster_peer.py call HOST PORT          act as a calling node against a
+                                          listening skynet node (needs its
+                                          "@echo" = test/e2e/lua/cluster_echo.lua)
+  cluster_peer.py listen HOST PORT SECS   act as a listening node: serves
+                                          "@pyecho" (answers the request's
+                                          payload as is) and name queries
+  cluster_peer.py malformed HOST PORT KIND
+                                          send one kind of malformed input and
+                                          expect the node to close the connection
+  cluster_peer.py maxclient HOST PORT N   N connections are served, the next
+                                          one is closed
+  cluster_peer.py hold HOST PORT SECS     connect, then make one good call every
+                                          0.1 s for SECS seconds (a well-behaved
+                                          peer while others misbehave)
+
+Prints "OK ..." on success, "FAIL ..." otherwise (exit status 1).
+"""
+import socket
+import struct
+import sys
+import time
+
+# ---------------------------------------------------------- skynet.pack
+
+
+def pack_value(v, out):
+    if v is None:
+        out.append(b"\x00")
+    elif v is True:
+        out.append(b"\x09")
+    elif v is False:
+        out.append(b"\x01")
+    elif isinstance(v, int):
+        if v == 0:
+            out.append(b"\x02")
+        elif v < -(1 << 31) or v > (1 << 31) - 1:
+            out.append(b"\x32" + struct.pack("<q", v))
+        elif v < 0:
+            out.append(b"\x22" + struct.pack("<i", v))
+        elif v < 0x100:
+            out.append(b"\x0a" + bytes([v]))
+        elif v < 0x10000:
+            out.append(b"\x12" + struct.pack("<H", v))
+        else:
+            out.append(b"\x22" + struct.pack("<i", v))
+    elif isinstance(v, float):
+        out.append(b"\x42" + struct.pack("<d", v))
+    elif isinstance(v, (bytes, str)):
+        b = v.encode() if isinstance(v, str) else v
+        n = len(b)
+        if n < 32:
+            out.append(bytes([4 + 8 * n]) + b)
+        elif n < 0x10000:
+            out.append(b"\x15" + struct.pack("<H", n) + b)
+        else:
+            out.append(b"\x25" + struct.pack("<I", n) + b)
+    elif isinstance(v, list):
+        n = len(v)
+        if n <= 30:
+            out.append(bytes([(n << 3) | 6]))
+        else:
+            out.append(b"\xfe")
+            pack_value(n, out)
+        for x in v:
+            pack_value(x, out)
+        out.append(b"\x00")
+    elif isinstance(v, dict):
+        out.append(b"\x06")
+        for k, x in v.items():
+            pack_value(k, out)
+            pack_value(x, out)
+        out.append(b"\x00")
+    else:
+        raise TypeError(type(v))
+
+
+def pack(*values):
+    out = []
+    for v in values:
+        pack_value(v, out)
+    return b"".join(out)
+
+
+class Reader:
+    def __init__(self, b):
+        self.b, self.i = b, 0
+
+    def take(self, n):
+        if self.i + n > len(self.b):
+            raise ValueError("short stream")
+        r = self.b[self.i:self.i + n]
+        self.i += n
+        return r
+
+    def value(self):
+        tag = self.take(1)[0]
+        t, c = tag & 7, tag >> 3
+        if t == 0:
+            return None
+        if t == 1:
+            return c != 0
+        if t == 2:
+            if c == 0:
+                return 0
+            if c == 1:
+                return self.take(1)[0]
+            if c == 2:
+                return struct.unpack("<H", self.take(2))[0]
+            if c == 4:
+                return struct.unpack("<i", self.take(4))[0]
+            if c == 6:
+                return struct.unpack("<q", self.take(8))[0]
+            if c == 8:
+                return struct.unpack("<d", self.take(8))[0]
+        if t == 4:
+            return self.take(c)
+        if t == 5:
+            n = struct.unpack("<H" if c == 2 else "<I", self.take(c))[0]
+            return self.take(n)
+        if t == 6:
+            n = c if c < 31 else self.value()
+            arr = [self.value() for _ in range(n)]
+            h = {}
+            while True:
+                k = self.value()
+                if k is None:
+                    break
+                h[k] = self.value()
+            return arr if not h else (arr, h)
+        raise ValueError("bad tag %02x" % tag)
+
+
+def unpack(b):
+    r = Reader(b)
+    out = []
+    while r.i < len(b):
+        out.append(r.value())
+    return out
+
+# ------------------------------------------------------------ framing
+
+
+def frame(body):
+    assert len(body) <= 0xFFFF
+    return struct.pack(">H", len(body)) + body
+
+
+def req_whole(addr, session, payload):
+    if isinstance(addr, int):
+        return frame(b"\x00" + struct.pack("<II", addr, session) + payload)
+    name = addr.encode()
+    return frame(b"\x80" + bytes([len(name)]) + name + struct.pack("<I", session) + payload)
+
+
+def req_multi(addr, session, payload, push=False):
+    if isinstance(addr, int):
+        head = bytes([0x41 if push else 0x01]) + struct.pack("<III", addr, session, len(payload))
+    else:
+        name = addr.encode()
+        head = bytes([0xC1 if push else 0x81, len(name)]) + name + struct.pack("<II", session, len(payload))
+    out = [frame(head)]
+    for off in range(0, len(payload), 0x8000):
+        part = payload[off:off + 0x8000]
+        last = off + 0x8000 >= len(payload)
+        out.append(frame(bytes([3 if last else 2]) + struct.pack("<I", session) + part))
+    return b"".join(out)
+
+
+def request(addr, session, payload, push=False):
+    if len(payload) < 0x8000:
+        return req_whole(addr, 0 if push else session, payload)
+    return req_multi(addr, session, payload, push)
+
+
+def response(session, ok, data):
+    if not ok:
+        return frame(struct.pack("<IB", session, 0) + data[:0x8000])
+    if len(data) <= 0x8000:
+        return frame(struct.pack("<IB", session, 1) + data)
+    out = [frame(struct.pack("<IBI", session, 2, len(data)))]
+    for off in range(0, len(data), 0x8000):
+        part = data[off:off + 0x8000]
+        last = off + 0x8000 >= len(data)
+        out.append(frame(struct.pack("<IB", session, 4 if last else 3) + part))
+    return b"".join(out)
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("connection closed")
+        buf += chunk
+    return buf
+
+
+def recv_frame(s):
+    n = struct.unpack(">H", recv_exact(s, 2))[0]
+    return recv_exact(s, n)
+
+
+def read_response(s):
+    """-> session, ok, data (multi-part joined)"""
+    parts = {}
+    while True:
+        body = recv_frame(s)
+        if len(body) < 5:
+            raise ValueError("short response")
+        session, t = struct.unpack("<IB", body[:5])
+        data = body[5:]
+        if t == 0:
+            return session, False, data
+        if t == 1:
+            return session, True, data
+        if t == 2:
+            parts[session] = (struct.unpack("<I", data)[0], [])
+        elif t in (3, 4):
+            total, lst = parts[session]
+            lst.append(data)
+            if t == 4:
+                joined = b"".join(lst)
+                if len(joined) != total:
+                    raise ValueError("multi-part size mismatch")
+                return session, True, joined
+        else:
+            raise ValueError("bad response type %d" % t)
+
+# ------------------------------------------------------------- modes
+
+
+def check(cond, what):
+    if not cond:
+        print("FAIL " + what)
+        sys.exit(1)
+
+
+def mode_call(host, port):
+    s = socket.create_connection((host, port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # by name
+    s.sendall(request("@echo", 1, pack("echo", "from python", 42, -7, 1.5, [1, 2, 3])))
+    session, ok, data = read_response(s)
+    check(session == 1 and ok, "call @echo: %r %r %r" % (session, ok, data))
+    check(unpack(data) == [b"from python", 42, -7, 1.5, [1, 2, 3]], "call @echo values: %r" % unpack(data))
+    # name query, then by handle
+    s.sendall(request(0, 2, pack("echo")))
+    session, ok, data = read_response(s)
+    check(session == 2 and ok, "query echo")
+    handle = unpack(data)[0]
+    check(isinstance(handle, int) and handle > 0, "query returns a handle: %r" % handle)
+    s.sendall(request(handle, 3, pack("whoami")))
+    session, ok, data = read_response(s)
+    check(ok and unpack(data)[0] == b"b", "call by handle: %r" % data)
+    # unknown name and unknown query: errors
+    s.sendall(request("@nosuch", 4, pack("echo")))
+    session, ok, data = read_response(s)
+    check(session == 4 and not ok, "unknown @name gives an error response")
+    s.sendall(request(0, 5, pack("nosuch")))
+    session, ok, data = read_response(s)
+    check(session == 5 and not ok and b"name not found" in data, "unknown query: %r" % data)
+    # multi-part request and response (100 000 bytes each way)
+    big = bytes(range(256)) * 390 + b"end"
+    s.sendall(request("@echo", 6, pack("echo", big)))
+    session, ok, data = read_response(s)
+    check(session == 6 and ok and unpack(data) == [big], "multi-part echo")
+    # any 32-bit session is echoed back
+    s.sendall(request("@echo", 0xfffffffe, pack("echo", "high session")))
+    session, ok, data = read_response(s)
+    check(session == 0xfffffffe and ok, "session 0xfffffffe echoed: %r" % session)
+    # interleaving: a whole request between the parts of a multi-part one
+    big2 = b"Q" * 70000
+    frames = request(".echo", 7, pack("echo", big2))
+    first_part_end = 2 + struct.unpack(">H", frames[:2])[0]
+    first_part_end += 2 + struct.unpack(">H", frames[first_part_end:first_part_end + 2])[0]
+    s.sendall(frames[:first_part_end] + request("@echo", 8, pack("echo", "small")) + frames[first_part_end:])
+    got = {}
+    for _ in range(2):
+        session, ok, data = read_response(s)
+        got[session] = (ok, unpack(data) if ok else data)
+    check(got.get(8) == (True, [b"small"]) and got.get(7) == (True, [big2]), "interleaved frames")
+    # a push (session 0) gets no answer; the next call does
+    s.sendall(request("@echo", 0, pack("push", "py push"), push=True))
+    s.sendall(request("@echo", 9, pack("count")))
+    session, ok, data = read_response(s)
+    check(session == 9 and ok, "call after a push")
+    # a multi-part name query (a 40000-byte name): answered, not found
+    s.sendall(request(0, 10, pack("n" * 40000)))
+    session, ok, data = read_response(s)
+    check(session == 10 and not ok and b"name not found" in data, "multi-part query: %r" % data[:40])
+    s.close()
+    print("OK python caller: name, query, handle, errors, multi-part, high session, interleaving, push")
+
+
+def mode_listen(host, port, secs):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(8)
+    ls.settimeout(secs)
+    served = 0
+    try:
+        conn, _ = ls.accept()
+    except socket.timeout:
+        print("FAIL python listener: nobody connected")
+        sys.exit(1)
+    conn.settimeout(secs)
+    partial = {}
+    try:
+        while True:
+            body = recv_frame(conn)
+            tag = body[0]
+            if tag in (0x00, 0x80):
+                if tag == 0x00:
+                    addr = struct.unpack("<I", body[1:5])[0]
+                    off = 5
+                else:
+                    n = body[1]
+                    addr = body[2:2 + n].decode()
+                    off = 2 + n
+                session = struct.unpack("<I", body[off:off + 4])[0]
+                payload = body[off + 4:]
+            elif tag in (0x01, 0x41, 0x81, 0xC1):
+                if tag & 0x80:
+                    n = body[1]
+                    addr = body[2:2 + n].decode()
+                    off = 2 + n
+                else:
+                    addr = struct.unpack("<I", body[1:5])[0]
+                    off = 5
+                session, total = struct.unpack("<II", body[off:off + 8])
+                partial[session] = (addr, total, [])
+                continue
+            elif tag in (0x02, 0x03):
+                session = struct.unpack("<I", body[1:5])[0]
+                addr, total, lst = partial[session]
+                lst.append(body[5:])
+                if tag == 0x02:
+                    continue
+                del partial[session]
+                payload = b"".join(lst)
+                if len(payload) != total:
+                    conn.sendall(response(session, False, b"Invalid large req"))
+                    continue
+            elif tag == 0x04:
+                continue
+            else:
+                print("FAIL python listener: bad tag %02x" % tag)
+                sys.exit(1)
+            served += 1
+            if session == 0:
+                continue
+            if addr == 0:
+                name = unpack(payload)[0]
+                if name == b"pyecho":
+                    conn.sendall(response(session, True, pack(1234)))
+                else:
+                    conn.sendall(response(session, False, b"name not found"))
+            elif addr == "@pyecho" or addr == 1234:
+                conn.sendall(response(session, True, payload))
+            else:
+                conn.sendall(response(session, False, b"python peer: no such service"))
+    except (EOFError, ConnectionResetError):
+        pass
+    except socket.timeout:
+        pass
+    print("OK python listener served %d requests" % served)
+
+
+BAD = {
+    # an unknown tag
+    "tag": frame(b"\x07\x00\x00\x00\x00"),
+    # a zero-length frame
+    "empty": frame(b""),
+    # a whole request too short for its tag
+    "short": frame(b"\x00\x0a\x00"),
+    # a name whose length runs past the body
+    "name": frame(b"\x80\x20@ab"),
+    # a part for a session that never started
+    "orphan": frame(b"\x03\x05\x00\x00\x00" + b"x" * 10),
+    # a multi-part start declaring 4 GiB
+    "huge": frame(b"\x01\x0a\x00\x00\x00\x01\x00\x00\x00\xff\xff\xff\xff"),
+    # parts running past the declared total
+    "overrun": frame(b"\x81\x05@echo\x02\x00\x00\x00\x10\x00\x00\x00") + frame(b"\x02\x02\x00\x00\x00" + b"y" * 40),
+    # a start frame of the wrong size
+    "start": frame(b"\x01\x0a\x00\x00\x00\x01\x00\x00\x00"),
+}
+
+
+def mode_malformed(host, port, kind):
+    s = socket.create_connection((host, port), timeout=10)
+    s.sendall(BAD[kind])
+    s.settimeout(5)
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+    except socket.timeout:
+        print("FAIL malformed %s: the node did not close the connection within 5 s" % kind)
+        sys.exit(1)
+    except ConnectionResetError:
+        pass
+    print("OK malformed %s: disconnected" % kind)
+
+
+def mode_hold(host, port, secs):
+    s = socket.create_connection((host, port), timeout=10)
+    end = time.time() + secs
+    session = 0
+    while time.time() < end:
+        session += 1
+        s.sendall(request("@echo", session, pack("echo", session)))
+        sess, ok, data = read_response(s)
+        check(sess == session and ok and unpack(data) == [session], "hold: call %d" % session)
+        time.sleep(0.1)
+    s.close()
+    print("OK well-behaved peer made %d calls" % session)
+
+
+def mode_maxclient(host, port, n):
+    """n connections are served, the one after them is closed at once"""
+    conns = []
+    for i in range(n):
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(request("@echo", 1, pack("echo", i)))
+        session, ok, data = read_response(s)
+        check(ok and unpack(data) == [i], "maxclient: connection %d served" % (i + 1))
+        conns.append(s)
+    extra = socket.create_connection((host, port), timeout=5)
+    try:
+        extra.sendall(request("@echo", 1, pack("echo", "extra")))
+        d = extra.recv(100)
+        check(d == b"", "maxclient: connection %d was answered" % (n + 1))
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    for s in conns:
+        s.sendall(request("@echo", 2, pack("echo", "still")))
+        session, ok, data = read_response(s)
+        check(ok and unpack(data) == [b"still"], "maxclient: served connections keep working")
+    print("OK maxclient %d: %d connections served, connection %d closed" % (n, n, n + 1))
+
+
+def main():
+    mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if mode == "call":
+        mode_call(host, port)
+    elif mode == "listen":
+        mode_listen(host, port, float(sys.argv[4]))
+    elif mode == "malformed":
+        mode_malformed(host, port, sys.argv[4])
+    elif mode == "maxclient":
+        mode_maxclient(host, port, int(sys.argv[4]))
+    elif mode == "hold":
+        mode_hold(host, port, float(sys.argv[4]))
+    else:
+        print("FAIL unknown mode " + mode)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
