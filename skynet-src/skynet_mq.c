@@ -15,6 +15,7 @@
 #include "skynet.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -44,7 +45,7 @@ struct global_queue {
 	pthread_cond_t cond;
 	struct message_queue *head;
 	struct message_queue *tail;
-	int length;
+	atomic_int length; /* written under lock; read without it by spinners */
 	int sleepers;
 	bool quit;
 };
@@ -102,7 +103,21 @@ struct message_queue *skynet_globalmq_pop(void) {
 	return q;
 }
 
+/* How long an idle worker keeps polling before it sleeps.  Replies and
+ * socket events often arrive within tens of microseconds; catching them
+ * without a futex sleep and wake-up (several microseconds each, much more
+ * when the CPU has halted) is what makes a lone request/response fast. */
+#define SPIN_ROUNDS 64
+
 struct message_queue *skynet_globalmq_wait(void) {
+	for (int i = 0; i < SPIN_ROUNDS; i++) {
+		if (atomic_load_explicit(&Q.length, memory_order_relaxed) > 0) {
+			struct message_queue *q = skynet_globalmq_pop();
+			if (q)
+				return q;
+		}
+		sched_yield();
+	}
 	pthread_mutex_lock(&Q.lock);
 	struct message_queue *q;
 	while ((q = pop_locked()) == NULL && !Q.quit) {
