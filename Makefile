@@ -32,7 +32,7 @@ CSERVICES := $(patsubst service-src/service_%.c,cservice/%.so,$(wildcard service
 
 # luaclib/skynet.so bundles skynet.core and its sibling modules.
 SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c,$(wildcard lualib-src/lua-*.c))
-LUACLIBS := luaclib/skynet.so
+LUACLIBS := luaclib/skynet.so luaclib/client.so
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,build/unit/%,$(UNIT_SRC))
@@ -60,11 +60,16 @@ skynet: skynet-src/skynet_main.c build/libcore.a
 cservice/snlua.so: service-src/service_snlua.c $(wildcard service-src/snlua_*.c service-src/snlua_*.h) $(CORE_HDR) | cservice
 	$(CC) $(CFLAGS) $(SHARED) -Iservice-src -o $@ service-src/service_snlua.c $(wildcard service-src/snlua_*.c)
 
-cservice/%.so: service-src/service_%.c $(CORE_HDR) $(wildcard service-src/*.h) | cservice
+cservice/%.so: service-src/service_%.c $(CORE_HDR) $(wildcard service-src/*.h lualib-src/netpack_frame.h) | cservice
 	$(CC) $(CFLAGS) $(SHARED) -Iservice-src -o $@ $<
 
 luaclib/skynet.so: $(SKYNET_LUACLIB_SRC) $(wildcard lualib-src/*.h) $(CORE_HDR) | luaclib
 	$(CC) $(CFLAGS) $(SHARED) -Ilualib-src -o $@ $(SKYNET_LUACLIB_SRC)
+
+# client.socket for the stand-alone lua5.4 interpreter: no skynet core, no
+# liblua (the interpreter exports the Lua API), no sanitizer runtime.
+luaclib/client.so: lualib-src/lua-client.c | luaclib
+	$(CC) $(filter-out -fsanitize=%,$(CFLAGS)) -fPIC -shared -o $@ $<
 
 # Unit tests link the core archive, the serializer and Lua directly.
 build/lualib/%.o: lualib-src/%.c $(wildcard lualib-src/*.h) $(CORE_HDR) | build/lualib
@@ -78,8 +83,8 @@ unit: $(UNIT_BIN)
 deps:
 	@tools/install-deps.sh
 
-# Until the KV example lands (issue #3) the default node is PingPong.
-RUN_CONFIG ?= examples/Pconfig
+# The default node is the KV database example (user notes, section 一).
+RUN_CONFIG ?= examples/config
 run: deps all
 	./skynet $(RUN_CONFIG)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh -- run the benchmark scenarios against this tree's ./skynet.
 #
-#   bench/run.sh                 every scenario: boot send call spawn timer exit
+#   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster mysql
 #   bench/run.sh send call       only these
 #
 # stdout: one metric a line, `name value unit`.  stderr: progress, problems.
@@ -24,7 +24,7 @@ BENCH=$ROOT/bench
 SECS=${BENCH_SECONDS:-3}
 THREADS=${BENCH_THREADS:-2}
 WARMUP=0.5
-ALL_SCENARIOS="boot send call spawn timer exit"
+ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster mysql"
 
 log() { echo "bench: $*" >&2; }
 
@@ -58,6 +58,11 @@ if ! ${CC:-gcc} -std=c11 -O2 -o "$CLOCKRUN" "$BENCH/clockrun.c"; then
 	exit 2
 fi
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+NETLOAD=$WORK/netload
+if ! ${CC:-gcc} -std=c11 -O2 -o "$NETLOAD" "$BENCH/netload.c"; then
+	log "cannot compile $BENCH/netload.c"
+	exit 2
+fi
 
 trap 'log "interrupted; work directory kept: $WORK"; exit 130' INT TERM
 
@@ -167,6 +172,39 @@ report_exit() {
 }
 
 case_bound=$(ceil "2 * ($WARMUP + $SECS + 2) + 12")
+net_bound=$(ceil "$WARMUP + $SECS + 20")
+
+# run_net NAME SERVICE CONNS [netload options...]
+# A node serving TCP on a free port (SERVICE writes the file bench_ready
+# once it listens and ends when CONNS connections have closed) with
+# bench/netload.c as its client; prints the client's and the node's metrics.
+run_net() {
+	local name=$1 service=$2 conns=$3
+	shift 3
+	local dir=$WORK/$name port
+	port=$("$NETLOAD" --free-port) || return 1
+	mkdir -p "$dir"
+	rm -f "$dir/ready" "$dir/netload.out"
+	run_node "$name" "$service" "$net_bound" bench_port="$port" bench_conns="$conns" \
+		bench_ready="$dir/ready" bench_prefix="$name" >"$dir/node.out" &
+	local npid=$! n=200
+	while [ ! -e "$dir/ready" ] && [ "$n" -gt 0 ] && kill -0 "$npid" 2>/dev/null; do
+		sleep 0.05
+		n=$((n - 1))
+	done
+	if [ -e "$dir/ready" ]; then
+		"$NETLOAD" -p "$port" -c "$conns" -d "$SECS" -w "$WARMUP" -n "$name" "$@" >"$dir/netload.out" ||
+			log "$name: netload reported a problem"
+	else
+		log "$name: the node did not get ready"
+	fi
+	wait "$npid"
+	local rc=$?
+	cat "$dir/netload.out" "$dir/node.out" 2>/dev/null
+	[ "$rc" -eq 0 ] || FAILED="$FAILED $name"
+	return "$rc"
+}
+cluster_bound=$(ceil "5 * ($WARMUP + $SECS + 1) + 15")
 
 for scenario in "$@"; do
 	case $scenario in
@@ -184,6 +222,38 @@ for scenario in "$@"; do
 			;;
 		timer)
 			run_node timer bench_timer 20 bench_count=10000
+			;;
+		cluster)
+			# Two nodes: the server (bench_cluster_server) in the background
+			# writes its port to a file, the client (bench_cluster) reads it,
+			# measures, and its final "quit" ends the server.
+			rm -f "$WORK/cluster_port"
+			run_node cluster_server bench_cluster_server "$((cluster_bound + 5))" \
+				bench_cluster_portfile="$WORK/cluster_port" >"$WORK/cluster_server.out" &
+			cluster_server_pid=$!
+			run_node cluster bench_cluster "$cluster_bound" bench_cluster_portfile="$WORK/cluster_port"
+			wait "$cluster_server_pid" || FAILED="$FAILED cluster_server"
+			cat "$WORK/cluster_server.out"
+			;;
+		mysql)
+			# A private MariaDB for the node (test/mariadb.sh), stopped after.
+			if "$ROOT/test/mariadb.sh" available; then
+				if mysql_port=$("$ROOT/test/mariadb.sh" start "$WORK/mariadb"); then
+					run_node mysql bench_mysql 90 mysql_port="$mysql_port"
+				else
+					FAILED="$FAILED mysql"
+				fi
+				"$ROOT/test/mariadb.sh" stop "$WORK/mariadb"
+			else
+				log "mysql: skipped: mariadbd is not installed (tools/install-deps.sh installs mariadb-server)"
+			fi
+			;;
+		echo)
+			run_net echo_c1 bench_echo 1
+			run_net echo_c64 bench_echo 64
+			;;
+		gate)
+			run_net gate_c64 bench_gate 64 -f -i 4
 			;;
 		exit)
 			run_node exit_idle bench_exit 15 bench_case=idle && report_exit exit_idle_ms exit_idle
