@@ -129,11 +129,11 @@ static const char *cmd_launch(struct skynet_context *ctx, const char *param) {
 	char *mod = strsep(&args, " \t\r\n");
 	if (args)
 		args += strspn(args, " \t\r\n");
-	struct skynet_context *inst = skynet_context_new(mod, args);
-	if (inst == NULL)
+	uint32_t handle = skynet_context_launch(mod, args);
+	if (handle == 0)
 		return NULL;
 	char *r = skynet_context_result(ctx);
-	snprintf(r, RESULT_SIZE, ":%08X", skynet_context_handle(inst));
+	snprintf(r, RESULT_SIZE, ":%08X", handle);
 	return r;
 }
 

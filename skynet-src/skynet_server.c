@@ -90,7 +90,12 @@ static void drop_message(struct skynet_message *msg, void *ud) {
 		skynet_send(NULL, d->handle, msg->source, PTYPE_ERROR, msg->session, NULL, 0);
 }
 
-struct skynet_context *skynet_context_new(const char *name, const char *param) {
+/* Creates and initialises a service.  `handle_out` receives its handle,
+ * read while we still hold our own reference: once the mailbox is in the
+ * run queue the service may run, exit and be freed at any moment, so the
+ * returned pointer is only safe to use when no worker is running yet (boot,
+ * unit tests).  Concurrent callers use skynet_context_launch. */
+static struct skynet_context *context_create(const char *name, const char *param, uint32_t *handle_out) {
 	struct skynet_module *mod = skynet_module_query(name);
 	if (mod == NULL)
 		return NULL;
@@ -101,7 +106,7 @@ struct skynet_context *skynet_context_new(const char *name, const char *param) {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->mod = mod;
 	ctx->instance = inst;
-	atomic_init(&ctx->ref, 2);
+	atomic_init(&ctx->ref, 2); /* the registry's and ours */
 	ctx->profile = G_profile;
 	ctx->handle = 0;
 	ctx->handle = skynet_handle_register(ctx);
@@ -110,28 +115,39 @@ struct skynet_context *skynet_context_new(const char *name, const char *param) {
 		skynet_free(ctx);
 		return NULL;
 	}
-	struct message_queue *queue = ctx->queue = skynet_mq_create(ctx->handle);
+	uint32_t handle = ctx->handle;
+	struct message_queue *queue = ctx->queue = skynet_mq_create(handle);
 	atomic_fetch_add(&context_total, 1);
 
 	uint32_t saved = current_handle;
 	int r = skynet_module_instance_init(mod, inst, ctx, param);
 	current_handle = saved;
 	if (r == 0) {
+		ctx->init = true;
+		/* Logged before the service can run, so LAUNCH precedes its lines. */
+		skynet_error(ctx, "LAUNCH %s %s", name, param ? param : "");
+		if (handle_out)
+			*handle_out = handle;
 		struct skynet_context *ret = skynet_context_release(ctx);
-		if (ret)
-			ctx->init = true;
 		skynet_globalmq_push(queue);
-		if (ret)
-			skynet_error(ret, "LAUNCH %s %s", name, param ? param : "");
 		return ret;
 	}
 	skynet_error(ctx, "error: launch %s FAILED", name);
-	uint32_t handle = ctx->handle;
 	skynet_context_release(ctx);
 	skynet_handle_retire(handle);
 	struct drop_t d = {handle};
 	skynet_mq_release(queue, drop_message, &d);
 	return NULL;
+}
+
+struct skynet_context *skynet_context_new(const char *name, const char *param) {
+	return context_create(name, param, NULL);
+}
+
+uint32_t skynet_context_launch(const char *name, const char *param) {
+	uint32_t handle = 0;
+	context_create(name, param, &handle);
+	return handle;
 }
 
 int skynet_context_newsession(struct skynet_context *ctx) {

@@ -18,7 +18,10 @@ void skynet_globalinit(void);
 void skynet_globalexit(void);
 void skynet_initthread(int m);
 
+/* Only safe before workers run (boot, tests): see skynet_server.c. */
 struct skynet_context *skynet_context_new(const char *name, const char *parm);
+/* Launches a service; returns its handle, 0 on failure.  Safe anywhere. */
+uint32_t skynet_context_launch(const char *name, const char *parm);
 void skynet_context_grab(struct skynet_context *);
 void skynet_context_reserve(struct skynet_context *ctx);
 struct skynet_context *skynet_context_release(struct skynet_context *);
