@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -46,11 +47,19 @@ struct global_queue {
 	struct message_queue *head;
 	struct message_queue *tail;
 	atomic_int length; /* written under lock; read without it by spinners */
+	atomic_bool outside;            /* last push came from a non-worker thread */
+	_Atomic uint64_t outside_ns;    /* when a non-worker thread last pushed */
 	int sleepers;
 	bool quit;
 };
 
 static struct global_queue Q;
+
+static uint64_t mono_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 static _Thread_local int is_worker_thread;
 
 void skynet_mq_set_worker_thread(int is_worker) { is_worker_thread = is_worker; }
@@ -76,6 +85,9 @@ void skynet_globalmq_push(struct message_queue *q) {
 		Q.head = Q.tail = q;
 	}
 	Q.length++;
+	atomic_store_explicit(&Q.outside, !is_worker_thread, memory_order_relaxed);
+	if (!is_worker_thread)
+		atomic_store_explicit(&Q.outside_ns, mono_ns(), memory_order_relaxed);
 	bool wake = Q.sleepers > 0 && (!is_worker_thread || Q.length > 1);
 	pthread_mutex_unlock(&Q.lock);
 	/* Signalled after unlocking, so the woken worker does not block on the
@@ -106,15 +118,32 @@ struct message_queue *skynet_globalmq_pop(void) {
 /* How long an idle worker keeps polling before it sleeps.  Replies and
  * socket events often arrive within tens of microseconds; catching them
  * without a futex sleep and wake-up (several microseconds each, much more
- * when the CPU has halted) is what makes a lone request/response fast. */
+ * when the CPU has halted) is what makes a lone request/response over the
+ * network fast.  Polling only pays off while events come from outside the
+ * workers (socket, timer), so a worker polls only if that happened in the
+ * last SPIN_WINDOW_NS; a node busy with its own messages never polls (the
+ * worker that pushed a mailbox takes it next).  While polling, a worker
+ * takes a mailbox at once when it came from outside or when more than one
+ * waits; a single one pushed by a busy worker is left to that worker unless
+ * it is still waiting after a few rounds. */
 #define SPIN_ROUNDS 64
+#define SPIN_PATIENCE 32
+#define SPIN_WINDOW_NS 2000000ULL
 
 struct message_queue *skynet_globalmq_wait(void) {
-	for (int i = 0; i < SPIN_ROUNDS; i++) {
-		if (atomic_load_explicit(&Q.length, memory_order_relaxed) > 0) {
+	int waiting = 0;
+	int rounds = SPIN_ROUNDS;
+	if (mono_ns() - atomic_load_explicit(&Q.outside_ns, memory_order_relaxed) > SPIN_WINDOW_NS)
+		rounds = 0;
+	for (int i = 0; i < rounds; i++) {
+		int len = atomic_load_explicit(&Q.length, memory_order_relaxed);
+		if (len > 0 && (len > 1 || ++waiting >= SPIN_PATIENCE ||
+		                atomic_load_explicit(&Q.outside, memory_order_relaxed))) {
 			struct message_queue *q = skynet_globalmq_pop();
 			if (q)
 				return q;
+		} else if (len == 0) {
+			waiting = 0;
 		}
 		sched_yield();
 	}
