@@ -140,6 +140,7 @@ struct request {
 
 struct socket_server {
 	int epfd;
+	uint64_t last_event_ns; /* socket thread only: when epoll last returned */
 	int ctrl_rfd; /* non-blocking read end, socket thread */
 	int ctrl_wfd; /* blocking write end, any thread */
 	int spare_fd; /* /dev/null, given up to shed a connection on EMFILE */
