@@ -1,0 +1,20 @@
+-- Line echo for test_many_sockets.sh: one coroutine per connection, logs
+-- when a connection has closed.
+local skynet = require "skynet"
+local socket = require "skynet.socket"
+
+skynet.start(function()
+	local port = assert(tonumber(skynet.getenv "echo_many_port"))
+	local listen = socket.listen("127.0.0.1", port, 1024)
+	socket.start(listen, function(fd)
+		socket.start(fd)
+		while true do
+			local line = socket.readline(fd)
+			if not line then break end
+			socket.write(fd, line .. "\n")
+		end
+		socket.close(fd)
+		skynet.error("echo_many closed")
+	end)
+	skynet.error("echo_many listening")
+end)
