@@ -40,7 +40,10 @@ for i, s in enumerate(conns):
             break
         got += chunk
     ok += got == want
-for s in conns:
+for s in conns:  # the node closes first: wait for its EOF
+    s.settimeout(30)
+    while s.recv(64):
+        pass
     s.close()
 print("%d %.2f %.2f" % (ok, opened, time.time() - t0))
 PY
