@@ -17,24 +17,16 @@ skynet.start(function()
 		assert(standalone == nil, "standalone must not be set when harbor = 0")
 		standalone = true
 		skynet.setenv("standalone", "true")
-		local ok, slave = pcall(skynet.newservice, "cdummy")
-		if not ok then
-			skynet.error("bootstrap: " .. tostring(slave))
-			skynet.abort(1)
-			return
-		end
-		skynet.name(".cslave", slave)
-	else
-		-- Harbor mode is not supported by this build: cslave explains that
-		-- and aborts the node.
-		local ok, slave = pcall(skynet.newservice, "cslave")
-		if not ok then
-			skynet.error("bootstrap: " .. tostring(slave))
-			skynet.abort(1)
-			return
-		end
-		skynet.name(".cslave", slave)
 	end
+	-- Harbor mode is not supported by this build: cslave explains that and
+	-- aborts the node.
+	local ok, slave = pcall(skynet.newservice, harbor_id == 0 and "cdummy" or "cslave")
+	if not ok then
+		skynet.error("bootstrap: " .. tostring(slave))
+		skynet.abort(1)
+		return
+	end
+	skynet.name(".cslave", slave)
 
 	if standalone then
 		local datacenter = skynet.newservice "datacenterd"

@@ -122,6 +122,18 @@ function skynet.redirect(dest, source, typename, session, msg, sz)
 	return c.redirect(dest, source, proto[typename].id, session, msg, sz)
 end
 
+-- Sends a packed request and waits for the reply.  Returns the session
+-- (nil/false when the send failed) and, after a reply, ok, msg, sz.  The
+-- public caller raises with S.call_fail, which reports at its caller's level.
+function S.raw_request(addr, typename, msg, sz)
+	local p = proto[typename] or error("unknown protocol " .. tostring(typename), 3)
+	local session = S.send_session(addr, p.id, msg, sz)
+	if session then
+		return session, S.wait_reply(addr, session)
+	end
+	return session
+end
+
 -- call with a packed request; returns the raw reply msg, sz.
 function skynet.rawcall(addr, typename, msg, sz)
 	local tag = S.session_coroutine_tracetag[S.running()]
@@ -129,13 +141,9 @@ function skynet.rawcall(addr, typename, msg, sz)
 		S.trace_event(tag, "call", 2)
 		c.send(addr, 12, 0, tag)
 	end
-	local p = proto[typename] or error("unknown protocol " .. tostring(typename), 2)
-	local session = S.send_session(addr, p.id, msg, sz)
-	if session then
-		local ok, m, s = S.wait_reply(addr, session)
-		if ok then
-			return m, s
-		end
+	local session, ok, m, s = S.raw_request(addr, typename, msg, sz)
+	if ok then
+		return m, s
 	end
 	S.call_fail(addr, session)
 end

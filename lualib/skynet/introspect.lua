@@ -94,16 +94,15 @@ end
 
 -- rawcall that tags the request with `tag`.
 function skynet.tracecall(tag, addr, typename, msg, sz)
+	require "skynet.ext" -- S.raw_request, S.call_fail
 	c.trace(tag, "tracecall begin")
 	c.send(addr, 12, 0, tag)
-	local p = proto[typename] or error("unknown protocol " .. tostring(typename), 2)
-	local session = S.send_session(addr, p.id, msg, sz)
+	local session, ok, m, s = S.raw_request(addr, typename, msg, sz)
 	if session then
-		local ok, m, s = S.wait_reply(addr, session)
 		c.trace(tag, "tracecall end")
-		if ok then
-			return m, s
-		end
+	end
+	if ok then
+		return m, s
 	end
 	S.call_fail(addr, session)
 end
