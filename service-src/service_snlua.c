@@ -163,6 +163,9 @@ struct snlua *snlua_create(void) {
 		skynet_free(l);
 		return NULL;
 	}
+	/* Lua leaves the main thread's extra space uninitialized; skynet.sched
+	 * keeps its pointer there (new threads copy it), NULL until then. */
+	memset(lua_getextraspace(l->L), 0, LUA_EXTRASPACE);
 	return l;
 }
 

@@ -12,23 +12,43 @@ local S = require "skynet.internal"
 local proto = S.proto
 local format = string.format
 
--- Raises the error of a failed call or newservice; level 3 is the caller
--- of the function that called call_fail.  session: nil = no such
--- destination, false = message too large, else the failed session (its
--- PTYPE_ERROR text, if any, is in S.error_text).
+-- The error level (as seen from call_fail) of the first frame from
+-- `level` on that has line information: a call made through a framework
+-- wrapper (cluster.call, cached without debug info) then names the user's
+-- line rather than nothing.
+local function user_level(level)
+	local getinfo = debug.getinfo
+	local l = level + 1 -- getinfo counts this function too
+	while true do
+		local info = getinfo(l, "l")
+		if info == nil then
+			return level
+		elseif info.currentline > 0 then
+			return l - 1
+		end
+		l = l + 1
+	end
+end
+
+-- Raises the error of a failed call or newservice at the caller of the
+-- function that called call_fail (level 3), or further out past frames
+-- without line information.  session: nil = no such destination, false =
+-- message too large, else the failed session (its PTYPE_ERROR text, if
+-- any, is in S.error_text).
 function S.call_fail(addr, session, what)
 	what = what or ("call to " .. skynet.address(addr))
+	local level = user_level(3)
 	if session == nil then
-		error("call to invalid address " .. skynet.address(addr), 3)
+		error("call to invalid address " .. skynet.address(addr), level)
 	elseif session == false then
-		error(what .. " failed: message too large", 3)
+		error(what .. " failed: message too large", level)
 	end
 	local text = S.error_text[session]
 	if text then
 		S.error_text[session] = nil
-		error(what .. " failed: " .. text, 3)
+		error(what .. " failed: " .. text, level)
 	end
-	error(what .. " failed", 3)
+	error(what .. " failed", level)
 end
 
 -- newservice: asks .launcher to start `snlua name ...` and waits until the

@@ -7,6 +7,8 @@ E2E_PIDS=()
 e2e_cleanup() {
 	local p
 	for p in "${E2E_PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done
+	# KEEP_E2E=DIR keeps a copy of the work directory (logs, configs) there
+	[ -n "${KEEP_E2E:-}" ] && cp -r "$E2E_WORK" "$KEEP_E2E"
 	rm -rf "$E2E_WORK"
 }
 trap e2e_cleanup EXIT

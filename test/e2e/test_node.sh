@@ -75,7 +75,7 @@ expect "codecache: framework functions are cached without debug info" grep -q 's
 expect "codecache: user functions keep file and line" grep -q 'own=.*stripprobe.lua:6$' "$W/strip.out"
 write_config "$W/nostrip.config" stripprobe 'codecache_strip = false'
 timeout 10 ./skynet "$W/nostrip.config" > "$W/nostrip.out" 2>&1
-expect "codecache: codecache_strip = false keeps framework debug info" grep -q 'stripprobe framework=.*lualib/skynet.lua' "$W/nostrip.out"
+expect "codecache: codecache_strip = false keeps framework debug info" grep -q 'stripprobe framework=.*lualib/skynet/ext.lua' "$W/nostrip.out"
 
 # --- SIGNAL 0 interrupts a handler stuck in a loop ----------------------
 write_config "$W/sig.config" sigprobe
