@@ -78,6 +78,11 @@ build/lualib/%.o: lualib-src/%.c $(wildcard lualib-src/*.h) $(CORE_HDR) | build/
 build/unit/%: test/unit/%.c test/unit/unit.h build/libcore.a build/lualib/lua-seri.o | build/unit
 	$(CC) $(CFLAGS) -Ilualib-src -o $@ $< build/lualib/lua-seri.o -Wl,-E -Wl,--whole-archive build/libcore.a -Wl,--no-whole-archive $(LUA_LINK) $(LIBS) $(LDSAN)
 
+# The Lua heap lives in snlua.so, not in the core: its test links the heap
+# sources directly (and stubs the one core function they call).
+build/unit/test_snlua_heap: test/unit/test_snlua_heap.c test/unit/unit.h $(wildcard service-src/snlua_heap.* service-src/snlua_pages.*) $(CORE_HDR) | build/unit
+	$(CC) $(CFLAGS) -Iservice-src -o $@ $< service-src/snlua_heap.c service-src/snlua_pages.c -lpthread $(LDSAN)
+
 unit: $(UNIT_BIN)
 
 deps:
