@@ -29,6 +29,8 @@
 #include "lua-seri.h"
 #include "skynet.h"
 
+int luaopen_skynet_core(lua_State *L); /* lua-skynet.c */
+
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
@@ -1889,7 +1891,7 @@ int luaopen_skynet_sched(lua_State *L) {
 
 	require_plain(L, "skynet.require");
 	int sreq = lua_gettop(L);
-	require_plain(L, "skynet.core");
+	luaL_requiref(L, "skynet.core", luaopen_skynet_core, 0); /* same library: no path search */
 	int core = lua_gettop(L);
 
 	/* S, the internal table of the lazy modules */

@@ -14,6 +14,7 @@
 #include "skynet_server.h" /* skynet_node_quitting */
 #include "snlua_codecache.h"
 #include "snlua_heap.h"
+#include "snlua_libs.h"
 #include "snlua_profile.h"
 
 #include <lauxlib.h>
@@ -93,7 +94,7 @@ static int init_service(struct snlua *l, struct skynet_context *ctx, const char 
 	lua_gc(L, LUA_GCSTOP, 0);
 	lua_pushboolean(L, 1); /* ignore LUA_PATH and friends from the environment */
 	lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
-	luaL_openlibs(L);
+	snlua_openlibs(L);
 	lua_pushlightuserdata(L, &l->activeL);
 	lua_setfield(L, LUA_REGISTRYINDEX, "skynet.activeL");
 	profile_install(L);
@@ -132,8 +133,8 @@ static int init_service(struct snlua *l, struct skynet_context *ctx, const char 
 		lua_setfield(L, LUA_REGISTRYINDEX, "memlimit");
 	}
 	lua_pop(L, 1);
-	/* Drop what loading left behind before the service settles. */
-	lua_gc(L, LUA_GCCOLLECT, 0);
+	/* Switching to generational mode is itself a full collection: it drops
+	 * what loading left behind before the service settles. */
 	lua_gc(L, LUA_GCRESTART, 0);
 	lua_gc(L, LUA_GCGEN, 0, 0);
 	return 0;

@@ -178,15 +178,95 @@ static int cached_loadfile(lua_State *L) {
 	return 1;
 }
 
+/*
+ * Where modules were found.  Every service requires the same modules, and
+ * package.searchpath opens each candidate file on the way (a failed open
+ * per path entry that does not hold the module); for a C module such as
+ * skynet.core the Lua path fails entirely first.  So the first successful
+ * search of (name, search path) is remembered process-wide: a Lua module's
+ * file (still checked by the stat of codecache_loadfile, and searched
+ * again if it is gone) and a C module's library.  Only successes are
+ * kept, so a module added later is still found; the known price is that
+ * a file added later *earlier* in the path does not shadow a module
+ * already found.  clear() forgets everything.
+ */
+struct found_entry {
+	struct found_entry *next;
+	int kind;    /* FOUND_LUA or FOUND_C */
+	char *key;   /* name '\n' search path */
+	char *path;  /* the file */
+};
+#define FOUND_LUA 0
+#define FOUND_C 1
+
+static struct found_entry *found[CACHE_BUCKETS];
+
+static char *found_key(const char *name, const char *searchpath) {
+	size_t n = strlen(name), p = strlen(searchpath);
+	char *k = skynet_malloc(n + p + 2);
+	memcpy(k, name, n);
+	k[n] = '\n';
+	memcpy(k + n + 1, searchpath, p + 1);
+	return k;
+}
+
+/* Pushes the remembered file of (name, searchpath) and returns 1, or 0. */
+static int found_lookup(lua_State *L, int kind, const char *name, const char *searchpath) {
+	char *key = found_key(name, searchpath);
+	unsigned h = hash_path(key);
+	int hit = 0;
+	pthread_mutex_lock(&cache_lock);
+	for (struct found_entry *e = found[h]; e; e = e->next) {
+		if (e->kind == kind && strcmp(e->key, key) == 0) {
+			lua_pushstring(L, e->path);
+			hit = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cache_lock);
+	skynet_free(key);
+	return hit;
+}
+
+static void found_remember(int kind, const char *name, const char *searchpath, const char *file) {
+	struct found_entry *e = skynet_malloc(sizeof(*e));
+	e->kind = kind;
+	e->key = found_key(name, searchpath);
+	e->path = skynet_strdup(file);
+	unsigned h = hash_path(e->key);
+	pthread_mutex_lock(&cache_lock);
+	e->next = found[h];
+	found[h] = e;
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* Pushes package[field] (a string) and returns it; raises if it is not one. */
+static const char *package_path(lua_State *L, const char *field) {
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, field);
+	lua_remove(L, -2);
+	const char *p = lua_tostring(L, -1);
+	if (p == NULL)
+		luaL_error(L, "'package.%s' must be a string", field);
+	return p;
+}
+
 /* package.searchers[2]: find `name` along package.path, load it cached. */
 static int cached_searcher(lua_State *L) {
 	const char *name = luaL_checkstring(L, 1);
+	const char *searchpath = package_path(L, "path"); /* 2 */
+	if (found_lookup(L, FOUND_LUA, name, searchpath)) {
+		const char *filename = lua_tostring(L, -1);
+		if (codecache_loadfile(L, filename) == LUA_OK) {
+			lua_insert(L, -2);
+			return 2;
+		}
+		lua_settop(L, 2); /* gone or broken: search again */
+	}
 	lua_getglobal(L, "package");
 	lua_getfield(L, -1, "searchpath");
 	lua_pushstring(L, name);
-	lua_getfield(L, -3, "path");
-	if (!lua_isstring(L, -1))
-		return luaL_error(L, "'package.path' must be a string");
+	lua_pushvalue(L, 2);
 	lua_call(L, 2, 2);
 	if (lua_isnil(L, -2))
 		return 1; /* the "no file ..." message */
@@ -194,7 +274,48 @@ static int cached_searcher(lua_State *L) {
 	if (codecache_loadfile(L, filename) != LUA_OK)
 		return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, filename,
 		                  lua_tostring(L, -1));
+	found_remember(FOUND_LUA, name, searchpath, filename);
 	lua_pushstring(L, filename);
+	return 2;
+}
+
+/* The C searchers (package.searchers 3 and 4), wrapped: upvalue 1 is the
+ * original.  A library they find is remembered for known_c_searcher. */
+static int remembering_c_searcher(lua_State *L) {
+	const char *name = luaL_checkstring(L, 1);
+	lua_settop(L, 1);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_pushvalue(L, 1);
+	lua_call(L, 1, 2);
+	if (lua_type(L, 2) == LUA_TFUNCTION && lua_type(L, 3) == LUA_TSTRING && strchr(name, '-') == NULL) {
+		const char *cpath = package_path(L, "cpath");
+		found_remember(FOUND_C, name, cpath, lua_tostring(L, 3));
+		lua_pop(L, 1);
+	}
+	return 2;
+}
+
+/* Runs first after the preload searcher: a C module found before loads
+ * from its library (already mapped: dlopen finds it by name) with no
+ * search. */
+static int known_c_searcher(lua_State *L) {
+	const char *name = luaL_checkstring(L, 1);
+	const char *cpath = package_path(L, "cpath");
+	if (!found_lookup(L, FOUND_C, name, cpath))
+		return 0;
+	int file = lua_gettop(L);
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "loadlib");
+	lua_pushvalue(L, file);
+	lua_pushliteral(L, "luaopen_");
+	lua_pushstring(L, name);
+	luaL_gsub(L, lua_tostring(L, -1), ".", "_");
+	lua_remove(L, -2);
+	lua_concat(L, 2);
+	lua_call(L, 2, 1);
+	if (!lua_isfunction(L, -1))
+		return 0; /* let the ordinary searchers say why */
+	lua_pushvalue(L, file);
 	return 2;
 }
 
@@ -203,9 +324,19 @@ void codecache_install(lua_State *L) {
 	lua_pushcclosure(L, cached_loadfile, 1);
 	lua_setglobal(L, "loadfile");
 	lua_getglobal(L, "package");
-	if (lua_getfield(L, -1, "searchers") == LUA_TTABLE) {
+	if (lua_getfield(L, -1, "searchers") == LUA_TTABLE && lua_rawlen(L, -1) == 4) {
+		int t = lua_gettop(L);
+		/* preload, known C, Lua (cached), C, C root */
+		lua_rawgeti(L, t, 4);
+		lua_pushcclosure(L, remembering_c_searcher, 1);
+		lua_rawseti(L, t, 5);
+		lua_rawgeti(L, t, 3);
+		lua_pushcclosure(L, remembering_c_searcher, 1);
+		lua_rawseti(L, t, 4);
 		lua_pushcfunction(L, cached_searcher);
-		lua_rawseti(L, -2, 2);
+		lua_rawseti(L, t, 3);
+		lua_pushcfunction(L, known_c_searcher);
+		lua_rawseti(L, t, 2);
 	}
 	lua_pop(L, 2);
 }
@@ -214,9 +345,21 @@ static int lclear(lua_State *L) {
 	(void)L;
 	pthread_mutex_lock(&cache_lock);
 	struct code_entry *old[CACHE_BUCKETS];
+	struct found_entry *old_found[CACHE_BUCKETS];
 	memcpy(old, cache, sizeof(cache));
 	memset(cache, 0, sizeof(cache));
+	memcpy(old_found, found, sizeof(found));
+	memset(found, 0, sizeof(found));
 	pthread_mutex_unlock(&cache_lock);
+	for (int i = 0; i < CACHE_BUCKETS; i++) {
+		while (old_found[i]) {
+			struct found_entry *e = old_found[i];
+			old_found[i] = e->next;
+			skynet_free(e->key);
+			skynet_free(e->path);
+			skynet_free(e);
+		}
+	}
 	for (int i = 0; i < CACHE_BUCKETS; i++) {
 		while (old[i]) {
 			struct code_entry *e = old[i];
