@@ -52,7 +52,7 @@ enum {
 	R_PROTO,          /* name/id -> protocol class */
 	R_SESSION_CO,     /* session -> waiting coroutine, or "BREAK" (drop the late reply) */
 	R_CO_SESSION,     /* coroutine -> session of the request it must answer (0: a send) */
-	R_COSTATES,       /* thread -> costate userdata, for threads not made by co_new (weak keys) */
+	R_COSTATES,       /* thread -> its costate userdata (weak keys) */
 	R_WATCHING,       /* session of a call in flight -> address called */
 	R_ERROR_TEXT,     /* session -> text of the PTYPE_ERROR that failed it */
 	R_UNRESPONSE,     /* unused skynet.response closure -> requester address */
@@ -269,8 +269,10 @@ static struct costate *costate_new(lua_State *L, struct sched *s) {
 	return c;
 }
 
-/* The costate of the thread at `co` to write, made (and anchored in
- * R_COSTATES) if the thread has none yet.  NULL if `co` is no thread. */
+/* The costate of the thread at `co` to write, made if the thread has none
+ * yet.  It is anchored in R_COSTATES (weak keys), so it lives exactly as
+ * long as its thread, whatever happens to the thread's stack (close,
+ * reset).  NULL if `co` is no thread. */
 static struct costate *costate_set(lua_State *L, struct sched *s, int co) {
 	lua_State *t = lua_tothread(L, co);
 	if (t == NULL)
@@ -696,10 +698,9 @@ static lua_State *co_new(lua_State *L, struct sched *s, int f) {
 	}
 	lua_pop(L, 1);
 	lua_State *co = lua_newthread(L);
+	costate_set(L, s, -1);
 	lua_pushvalue(L, f);
-	struct costate *c = costate_new(L, s); /* anchored by the main function */
-	*(struct costate **)lua_getextraspace(co) = c;
-	lua_pushcclosure(L, co_start, 2);
+	lua_pushcclosure(L, co_start, 1);
 	lua_xmove(L, co, 1);
 	return co;
 }
@@ -864,6 +865,7 @@ static int co_failed(lua_State *L, struct sched *s, int co, int err) {
 #else
 	lua_resetthread(thread);
 #endif
+	lua_settop(thread, 0); /* the reset leaves the error there: now it is dead */
 	return lua_error(L);
 }
 

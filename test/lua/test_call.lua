@@ -33,7 +33,7 @@ function CMD.response_later(ti, v)
 		r(true, v)
 	end)
 end
-function CMD.raise(msg) error(msg) end
+function CMD.raise(msg) saved.raised_co = coroutine.running() error(msg) end
 function CMD.response_unpackable()
 	local r = skynet.response()
 	saved.unpackable = select(2, pcall(r, true, print))
@@ -122,6 +122,13 @@ T.run("test_call", function()
 	T.ok("error text has no traceback", err and not err:find("stack traceback", 1, true), err)
 	local _, perr = pcall(function() local r = skynet.call(me, "lua", "raise", "x") return r end)
 	T.ok("error prefixed by caller position", perr and perr:find("^%./test/lua/test_call%.lua:%d+: call to"), perr)
+	-- the coroutine that raised is dead; the scheduler's view of it stays valid
+	local S = require "skynet.internal"
+	collectgarbage "collect"
+	collectgarbage "collect"
+	T.eq("failed coroutine is dead", coroutine.status(saved.raised_co), "dead")
+	T.eq("failed coroutine: no request address", S.session_coroutine_address[saved.raised_co], nil)
+	T.eq("failed coroutine: no trace tag", S.session_coroutine_tracetag[saved.raised_co], nil)
 
 	-- another service
 	local echo = skynet.newservice("svc_echo", "a1", "b2")

@@ -115,6 +115,17 @@ T.run("test_timer", function()
 	skynet.killthread(cco)
 	skynet.sleep(20)
 	T.eq("killed caller not resumed", killed_ran, false)
+	-- a killed (closed) coroutine stays a valid key of the scheduler's
+	-- per-coroutine tables after collections (its state lives as long as it)
+	local S = require "skynet.internal"
+	collectgarbage "collect"
+	collectgarbage "collect"
+	T.eq("closed coroutine: no request address", S.session_coroutine_address[kco], nil)
+	T.eq("closed coroutine: no trace tag", S.session_coroutine_tracetag[kco], nil)
+	S.session_coroutine_tracetag[kco] = "t1"
+	T.eq("closed coroutine: a tag can still be set", S.session_coroutine_tracetag[kco], "t1")
+	S.session_coroutine_tracetag[kco] = nil
+	T.eq("closed coroutine: and cleared", S.session_coroutine_tracetag[kco], nil)
 
 	-- task / stat
 	local t0 = skynet.task()
