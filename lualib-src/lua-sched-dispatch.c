@@ -1,0 +1,649 @@
+/*
+ * lua-sched-dispatch.c -- `skynet.sched`, the scheduler proper: the
+ * coroutines a request runs in and their pool, the fork, wakeup and error
+ * queues, resume_settle (resume a coroutine, then whatever its suspension
+ * woke), the message callback (dispatch_message / raw_dispatch), protocol
+ * registration and lookup, and the error and debug protocols.
+ *
+ * The model is described at the top of lua-sched.c; the state and helpers
+ * shared with the other files are in lua-sched.h.
+ */
+#include "lua-sched.h"
+
+#include <string.h>
+
+/* ---------------------------------------------------------------- */
+/* Coroutines                                                        */
+
+static int co_body(lua_State *L);
+
+static int co_got_args(lua_State *L, int status, lua_KContext k) {
+	(void)status;
+	(void)k;
+	return co_body(L);
+}
+
+static int co_got_function(lua_State *L, int status, lua_KContext k) {
+	(void)status;
+	(void)k;
+	lua_settop(L, 1);
+	return lua_yieldk(L, 0, 0, co_got_args);
+}
+
+/* The function (at 1) returned: clean up after the request, return to
+ * the pool and wait (having yielded "SUSPEND") for the next function. */
+static int co_finished(lua_State *L, int status, lua_KContext k) {
+	(void)status;
+	(void)k;
+	struct sched *s = sched_get(L);
+	lua_settop(L, 1);
+	lua_pushthread(L);
+	int co = lua_gettop(L);
+	if (ref_get(L, s, R_CO_SESSION, co) == LUA_TNUMBER && lua_tointeger(L, -1) != 0) {
+		lua_Debug ar;
+		lua_pushvalue(L, 1);
+		lua_getinfo(L, ">S", &ar);
+		sched_push_address(L, s, co);
+		skynet_error(s->ctx, "Maybe forgot response session %lld from :%08x : %s:%d",
+		             (long long)lua_tointeger(L, -2), (unsigned)lua_tointeger(L, -1), ar.short_src,
+		             ar.linedefined);
+		lua_pop(L, 1);
+	}
+	if (!lua_isnil(L, -1))
+		ref_clear(L, s, R_CO_SESSION, co);
+	lua_pop(L, 1);
+	struct costate *c = sched_costate_get(L, s, co);
+	if (c) {
+		if (c->tag != TAG_NONE) {
+			if (c->tag > 0) {
+				lua_rawgeti(L, LUA_REGISTRYINDEX, c->tag);
+				sched_trace_line(L, s, -1, "end");
+				lua_pop(L, 1);
+			}
+			sched_clear_tracetag(L, s, co);
+		}
+		c->address = 0;
+	}
+	push_ref(L, s, R_POOL);
+	lua_pushvalue(L, co);
+	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	lua_settop(L, 0);
+	push_key(L, s, K_SUSPEND);
+	return lua_yieldk(L, 1, 0, co_got_function);
+}
+
+/* Stack: f, args...  Runs f(args...) and loops for the next function. */
+static int co_body(lua_State *L) {
+	int nargs = lua_gettop(L) - 1;
+	lua_pushvalue(L, 1);
+	lua_insert(L, 2);
+	lua_callk(L, nargs, 0, 0, co_finished);
+	return co_finished(L, LUA_OK, 0);
+}
+
+/* The main function of a new coroutine (upvalue 1: its first function):
+ * the first resume's values are the function's arguments. */
+static int co_start(lua_State *L) {
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	return co_body(L);
+}
+
+/* Pushes a coroutine that will run the function at `f` with the values of
+ * its first resume. */
+lua_State *sched_co_new(lua_State *L, struct sched *s, int f) {
+	f = lua_absindex(L, f);
+	push_ref(L, s, R_POOL);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+	if (n > 0) {
+		if (lua_rawgeti(L, -1, n) == LUA_TTHREAD) {
+			lua_State *co = lua_tothread(L, -1);
+			lua_pushnil(L);
+			lua_rawseti(L, -3, n);
+			lua_remove(L, -2);
+			lua_pushvalue(L, f);
+			lua_xmove(L, co, 1);
+			int nres;
+			if (lua_resume(co, L, 1, &nres) == LUA_YIELD) {
+				lua_pop(co, nres);
+				return co;
+			}
+			lua_pop(L, 1); /* cannot happen: fall back to a new coroutine */
+		} else {
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	lua_State *co = lua_newthread(L);
+	sched_costate_set(L, s, -1);
+	lua_pushvalue(L, f);
+	lua_pushcclosure(L, co_start, 1);
+	lua_xmove(L, co, 1);
+	return co;
+}
+
+static int l_noop(lua_State *L) {
+	(void)L;
+	return 0;
+}
+
+/*
+ * Queues are Lua tables (they hold Lua values).  The fork queue keeps its
+ * head and tail in fields h and t because skynet/exit.lua and introspect
+ * edit it; s->forks says whether it may hold anything, so an ordinary
+ * message does not look.  The wakeup and error queues are ours alone and
+ * keep their indices in C.
+ */
+void sched_cqueue_push(lua_State *L, struct sched *s, int r, struct cqueue *q, int v) {
+	v = lua_absindex(L, v);
+	push_ref(L, s, r);
+	lua_pushvalue(L, v);
+	lua_rawseti(L, -2, ++q->t);
+	lua_pop(L, 1);
+}
+
+static int cqueue_pop(lua_State *L, struct sched *s, int r, struct cqueue *q) {
+	if (q->h > q->t) {
+		q->h = 1;
+		q->t = 0;
+		return 0;
+	}
+	push_ref(L, s, r);
+	lua_rawgeti(L, -1, q->h);
+	lua_pushnil(L);
+	lua_rawseti(L, -3, q->h);
+	lua_remove(L, -2);
+	q->h++;
+	return 1;
+}
+
+void sched_queue_push(lua_State *L, struct sched *s, int r, int v) {
+	if (r == R_FORKQ)
+		s->forks = 1;
+	v = lua_absindex(L, v);
+	push_ref(L, s, r);
+	get_rawfield(L, s, -1, K_T);
+	lua_Integer t = lua_tointeger(L, -1) + 1;
+	lua_pop(L, 1);
+	lua_pushinteger(L, t);
+	set_rawfield(L, s, -2, K_T);
+	lua_pushvalue(L, v);
+	lua_rawseti(L, -2, t);
+	lua_pop(L, 1);
+}
+
+/* Pops the head of queue r onto the stack (returns 1), or resets the
+ * queue and returns 0 when it is empty. */
+static int queue_pop(lua_State *L, struct sched *s, int r) {
+	push_ref(L, s, r);
+	int q = lua_gettop(L);
+	get_rawfield(L, s, q, K_H);
+	lua_Integer h = lua_tointeger(L, -1);
+	get_rawfield(L, s, q, K_T);
+	lua_Integer t = lua_tointeger(L, -1);
+	lua_pop(L, 2);
+	if (h > t) {
+		if (h != 1) {
+			lua_pushinteger(L, 1);
+			set_rawfield(L, s, q, K_H);
+			lua_pushinteger(L, 0);
+			set_rawfield(L, s, q, K_T);
+		}
+		lua_pop(L, 1);
+		return 0;
+	}
+	lua_rawgeti(L, q, h);
+	lua_pushnil(L);
+	lua_rawseti(L, q, h);
+	lua_pushinteger(L, h + 1);
+	set_rawfield(L, s, q, K_H);
+	lua_remove(L, q);
+	return 1;
+}
+
+static void fork_noop(lua_State *L, struct sched *s) {
+	lua_pushcfunction(L, l_noop);
+	sched_co_new(L, s, -1);
+	sched_queue_push(L, s, R_FORKQ, -1);
+	lua_pop(L, 2);
+}
+
+/* The next coroutine woken by skynet.wakeup: pushes co and its 4 resume
+ * values and returns 1, or returns 0. */
+static int next_wakeup(lua_State *L, struct sched *s) {
+	while (cqueue_pop(L, s, R_WAKEUPQ, &s->wakeupq)) {
+		int token = lua_gettop(L);
+		if (ref_get(L, s, R_SLEEP, token) != LUA_TNIL) {
+			int session = lua_gettop(L);
+			if (ref_get(L, s, R_SESSION_CO, session) == LUA_TTHREAD) {
+				int co = lua_gettop(L);
+				if (sched_co_tracetag(L, s, co) == LUA_TSTRING)
+					sched_trace_line(L, s, -1, "resume");
+				lua_pop(L, 1);
+				push_key(L, s, K_BREAK);
+				ref_set(L, s, R_SESSION_CO, session);
+				lua_pushboolean(L, 0);
+				push_key(L, s, K_BREAK);
+				lua_pushnil(L);
+				lua_pushvalue(L, session);
+				lua_remove(L, token);
+				lua_remove(L, token);
+				return 1; /* co, false, "BREAK", nil, session */
+			}
+		}
+		lua_settop(L, token - 1);
+	}
+	return 0;
+}
+
+/* The next call failed by PTYPE_ERROR: pushes co and its resume values. */
+static int next_error(lua_State *L, struct sched *s) {
+	while (cqueue_pop(L, s, R_ERRORQ, &s->errorq)) {
+		int session = lua_gettop(L);
+		if (ref_get(L, s, R_SESSION_CO, session) == LUA_TTHREAD) {
+			ref_clear(L, s, R_SESSION_CO, session);
+			lua_pushboolean(L, 0);
+			lua_pushnil(L);
+			lua_pushnil(L);
+			lua_pushvalue(L, session);
+			lua_remove(L, session);
+			return 1; /* co, false, nil, nil, session */
+		}
+		lua_settop(L, session - 1);
+	}
+	return 0;
+}
+
+/* A coroutine died with the error at `err`: the requester (if any) is told,
+ * queued wakeups still get dispatched (by a no-op fork), and the error is
+ * raised with the coroutine's traceback. */
+static int co_failed(lua_State *L, struct sched *s, int co, int err) {
+	if (ref_get(L, s, R_CO_SESSION, co) != LUA_TNIL) {
+		if (lua_tointeger(L, -1) != 0) {
+			if (sched_co_tracetag(L, s, co) == LUA_TSTRING)
+				sched_trace_line(L, s, -1, "error");
+			lua_pop(L, 1);
+			sched_push_address(L, s, co);
+			sched_push_error_payload(L, s, err);
+			sched_send_string(L, s, -2, PTYPE_ERROR, (int)lua_tointeger(L, -3), -1);
+			lua_pop(L, 2);
+		}
+		ref_clear(L, s, R_CO_SESSION, co);
+	}
+	lua_pop(L, 1);
+	sched_set_address(L, s, co, 0);
+	sched_clear_tracetag(L, s, co);
+	fork_noop(L, s);
+	lua_State *thread = lua_tothread(L, co);
+	const char *msg = luaL_tolstring(L, err, NULL);
+	luaL_traceback(L, thread, msg, 0);
+#if LUA_VERSION_RELEASE_NUM >= 50406
+	lua_closethread(thread, L);
+#else
+	lua_resetthread(thread);
+#endif
+	lua_settop(thread, 0); /* the reset leaves the error there: now it is dead */
+	return lua_error(L);
+}
+
+/*
+ * Stack top: co and nargs values.  Resumes co with them (through the
+ * coroutine.resume seen at load, so skynet.profile and SIGNAL see it),
+ * then, while co suspended with "SUSPEND", resumes the next woken or failed
+ * coroutine.  Pops everything it was given.
+ */
+static void resume_settle(lua_State *L, struct sched *s, int nargs) {
+	for (;;) {
+		int co = lua_gettop(L) - nargs;
+		set_running(L, s, co);
+		push_ref(L, s, R_RESUME);
+		lua_pushvalue(L, co);
+		lua_rotate(L, co + 1, 2);
+		lua_call(L, nargs + 1, LUA_MULTRET);
+		if (!lua_toboolean(L, co + 1)) {
+			lua_settop(L, co + 2);
+			co_failed(L, s, co, co + 2);
+		}
+		int t = lua_gettop(L) > co + 1 ? lua_type(L, co + 2) : LUA_TNIL;
+		const char *cmd = t == LUA_TSTRING ? lua_tostring(L, co + 2) : NULL;
+		if (cmd == s->suspend) {
+			lua_settop(L, co - 1);
+			if (next_wakeup(L, s) || next_error(L, s)) {
+				nargs = 4;
+				continue;
+			}
+			return;
+		}
+		if (t == LUA_TNIL || (cmd && strcmp(cmd, "QUIT") == 0)) {
+			lua_settop(L, co - 1);
+			return; /* the service exited / a plain coroutine.yield(): stays suspended */
+		}
+		lua_State *thread = lua_tothread(L, co);
+		if (cmd && strcmp(cmd, "USER") == 0) {
+			luaL_traceback(L, thread, "Call skynet.coroutine.yield out of skynet.coroutine.resume", 0);
+		} else {
+			luaL_tolstring(L, co + 2, NULL);
+			lua_pushfstring(L, "Unknown command : %s", lua_tostring(L, -1));
+			luaL_traceback(L, thread, lua_tostring(L, -1), 0);
+		}
+		lua_error(L);
+	}
+}
+
+/* S.resume(co, ...): resume with co as the running thread. */
+int sched_l_resume(lua_State *L) {
+	struct sched *s = sched_get(L);
+	luaL_checktype(L, 1, LUA_TTHREAD);
+	int n = lua_gettop(L);
+	set_running(L, s, 1);
+	push_ref(L, s, R_RESUME);
+	lua_insert(L, 1);
+	lua_call(L, n, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+int sched_l_running(lua_State *L) {
+	push_running(L, sched_get(L));
+	return 1;
+}
+
+int sched_l_set_running(lua_State *L) {
+	lua_settop(L, 1);
+	set_running(L, sched_get(L), 1);
+	return 0;
+}
+
+int sched_l_init_thread(lua_State *L) {
+	push_thread_ref(L, sched_get(L), R_INIT_THREAD);
+	return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Protocols and dispatch                                            */
+
+int sched_l_register_protocol(lua_State *L) {
+	struct sched *s = sched_get(L);
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
+	lua_getfield(L, 1, "name"); /* 2 */
+	lua_getfield(L, 1, "id");   /* 3 */
+	int isint = 0;
+	lua_Integer id = lua_type(L, 3) == LUA_TNUMBER ? lua_tointegerx(L, 3, &isint) : 0;
+	if (lua_type(L, 2) != LUA_TSTRING || !isint || id < 0 || id > 255) {
+		lua_pushliteral(L, "register_protocol needs a string name and an id in 0..255");
+		return lua_error(L);
+	}
+	push_ref(L, s, R_PROTO); /* 4 */
+	lua_pushvalue(L, 2);
+	int by_name = lua_rawget(L, 4);
+	int by_id = lua_rawgeti(L, 4, id);
+	if (by_name != LUA_TNIL || by_id != LUA_TNIL) {
+		lua_pushliteral(L, "protocol already registered");
+		return lua_error(L);
+	}
+	lua_pop(L, 2);
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, 1);
+	lua_rawset(L, 4);
+	lua_pushvalue(L, 1);
+	lua_rawseti(L, 4, id);
+	return 0;
+}
+
+int sched_l_dispatch(lua_State *L) {
+	struct sched *s = sched_get(L);
+	lua_settop(L, 2);
+	int known = push_proto(L, s, 1) == LUA_TTABLE;
+	if (!lua_isnil(L, 2)) {
+		if (!known)
+			return luaL_error(L, "unknown protocol %s", luaL_tolstring(L, 1, NULL));
+		get_field(L, s, 3, K_DISPATCH);
+		push_key(L, s, K_DISPATCH);
+		lua_pushvalue(L, 2);
+		lua_settable(L, 3);
+		return 1;
+	}
+	if (!known)
+		return 1; /* nil */
+	get_field(L, s, 3, K_DISPATCH);
+	return 1;
+}
+
+static void call_unknown(lua_State *L, struct sched *s, const char *hook, int nargs) {
+	sched_push_hook(L, s, hook, "skynet.ext");
+	lua_insert(L, -nargs - 1);
+	lua_call(L, nargs, 0);
+}
+
+/* raw_dispatch(prototype, msg, sz, session, source) */
+static int raw_dispatch(lua_State *L) {
+	struct sched *s = sched_get(L);
+	int prototype = (int)lua_tointeger(L, 1);
+	lua_Integer session = lua_tointeger(L, 4);
+	lua_settop(L, 5);
+	if (prototype == PTYPE_RESPONSE) {
+		int t = ref_geti(L, s, R_SESSION_CO, session);
+		if (t == LUA_TTHREAD) {
+			int co = lua_gettop(L);
+			if (sched_co_tracetag(L, s, co) == LUA_TSTRING)
+				sched_trace_line(L, s, -1, "resume");
+			lua_pop(L, 1);
+			lua_pushnil(L);
+			ref_seti(L, s, R_SESSION_CO, session);
+			lua_pushboolean(L, 1);
+			lua_pushvalue(L, 2);
+			lua_pushvalue(L, 3);
+			lua_pushinteger(L, session);
+			resume_settle(L, s, 4);
+		} else if (t == LUA_TNIL) {
+			lua_pushinteger(L, session);
+			lua_pushvalue(L, 5);
+			lua_pushvalue(L, 2);
+			lua_pushvalue(L, 3);
+			call_unknown(L, s, "unknown_response", 4);
+		} else { /* "BREAK": the waiter gave up, drop the late reply */
+			lua_pushnil(L);
+			ref_seti(L, s, R_SESSION_CO, session);
+		}
+		return 0;
+	}
+	int p = lua_gettop(L) + 1;
+	ref_geti(L, s, R_PROTO, prototype);
+	int f = p + 1;
+	if (lua_type(L, p) == LUA_TTABLE)
+		get_field(L, s, p, K_DISPATCH);
+	else
+		lua_pushnil(L);
+	if (lua_isnil(L, f)) {
+		if (prototype == PTYPE_TRACE) { /* tags the next request from source */
+			lua_pushlstring(L, lua_touserdata(L, 2), (size_t)lua_tointeger(L, 3));
+			ref_set(L, s, R_TRACE_SOURCE, 5);
+			s->trace_sources = 1;
+		} else if (session != 0) {
+			if (lua_type(L, p) == LUA_TTABLE)
+				get_field(L, s, p, K_NAME);
+			else
+				lua_pushinteger(L, prototype);
+			lua_pushfstring(L, "no dispatch for protocol %s", luaL_tolstring(L, -1, NULL));
+			sched_push_error_payload(L, s, -1);
+			sched_send_string(L, s, 5, PTYPE_ERROR, (int)session, -1);
+		} else {
+			lua_pushinteger(L, session);
+			lua_pushvalue(L, 5);
+			lua_pushvalue(L, 2);
+			lua_pushvalue(L, 3);
+			lua_pushinteger(L, prototype);
+			call_unknown(L, s, "unknown_request", 5);
+		}
+		return 0;
+	}
+	sched_co_new(L, s, f);
+	int co = lua_gettop(L);
+	lua_pushinteger(L, session);
+	ref_set(L, s, R_CO_SESSION, co);
+	sched_set_address(L, s, co, (uint32_t)lua_tointeger(L, 5));
+	int traceflag = get_field(L, s, p, K_TRACE);
+	if (traceflag == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+		if (s->trace_sources)
+			ref_clear(L, s, R_TRACE_SOURCE, 5);
+		lua_pushboolean(L, 0);
+		sched_set_tracetag(L, s, co);
+	} else {
+		int on = lua_toboolean(L, -1);
+		if (s->trace_sources && ref_get(L, s, R_TRACE_SOURCE, 5) != LUA_TNIL) {
+			ref_clear(L, s, R_TRACE_SOURCE, 5);
+			sched_trace_line(L, s, -1, "request");
+			sched_set_tracetag(L, s, co);
+		} else if (on) {
+			set_running(L, s, co);
+			push_ref(L, s, R_SKYNET);
+			lua_getfield(L, -1, "trace");
+			lua_call(L, 0, 0);
+			lua_pop(L, 1);
+		}
+	}
+	lua_settop(L, co);
+	/* start the request with the unpacked payload; if unpacking fails the
+	 * requester gets the error instead of waiting forever */
+	lua_pushinteger(L, session);
+	lua_pushvalue(L, 5);
+	int base = lua_gettop(L);
+	get_field(L, s, p, K_UNPACK);
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, 3);
+	if (lua_pcall(L, 2, LUA_MULTRET, 0) == LUA_OK) {
+		resume_settle(L, s, lua_gettop(L) - co);
+		return 0;
+	}
+	int err = lua_gettop(L);
+	ref_clear(L, s, R_CO_SESSION, co);
+	sched_set_address(L, s, co, 0);
+	sched_clear_tracetag(L, s, co);
+	(void)base;
+	lua_pushfstring(L, "unpack error: %s", luaL_tolstring(L, err, NULL));
+	if (session != 0) {
+		sched_push_error_payload(L, s, -1);
+		sched_send_string(L, s, 5, PTYPE_ERROR, (int)session, -1);
+		lua_pop(L, 1);
+	}
+	return lua_error(L);
+}
+
+/* Runs the forked coroutine at 1 until it suspends. */
+static int run_fork(lua_State *L) {
+	resume_settle(L, sched_get(L), 0);
+	return 0;
+}
+
+/* The message callback: dispatch, then run the forked coroutines. */
+int sched_l_dispatch_message(lua_State *L) {
+	struct sched *s = sched_get(L);
+	int n = lua_gettop(L);
+	lua_pushcfunction(L, raw_dispatch);
+	lua_insert(L, 1);
+	int ok = lua_pcall(L, n, 0, 0) == LUA_OK;
+	if (ok)
+		lua_pushnil(L);
+	int err = lua_gettop(L); /* the error so far */
+	while (s->forks && queue_pop(L, s, R_FORKQ)) {
+		lua_pushcfunction(L, run_fork);
+		lua_insert(L, -2);
+		if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+			if (ok) {
+				luaL_tolstring(L, -1, NULL);
+			} else {
+				luaL_tolstring(L, err, NULL);
+				lua_pushliteral(L, "\n");
+				luaL_tolstring(L, -3, NULL);
+				lua_concat(L, 3);
+			}
+			lua_replace(L, err);
+			lua_settop(L, err);
+			ok = 0;
+		}
+	}
+	s->forks = 0;
+	if (!ok)
+		return lua_error(L);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* The error protocol: PTYPE_ERROR with session s fails the call waiting on
+ * s; with session 0 it means "the source is dead": every call waiting on
+ * it fails and the responses owed to it become invalid.                */
+
+static void push_error(lua_State *L, struct sched *s, int session, int text) {
+	session = lua_absindex(L, session);
+	text = lua_absindex(L, text);
+	sched_cqueue_push(L, s, R_ERRORQ, &s->errorq, session);
+	lua_pushvalue(L, text);
+	ref_set(L, s, R_ERROR_TEXT, session);
+}
+
+/* fail_source(source, text) */
+int sched_l_fail_source(lua_State *L) {
+	struct sched *s = sched_get(L);
+	lua_settop(L, 2);
+	push_ref(L, s, R_UNRESPONSE); /* 3 */
+	lua_pushnil(L);
+	while (lua_next(L, 3)) {
+		if (lua_compare(L, -1, 1, LUA_OPEQ)) {
+			lua_pushvalue(L, -2);
+			lua_pushnil(L);
+			lua_rawset(L, 3); /* clearing a field during traversal is allowed */
+		}
+		lua_pop(L, 1);
+	}
+	push_ref(L, s, R_WATCHING); /* 4 */
+	lua_pushnil(L);
+	while (lua_next(L, 4)) {
+		if (lua_compare(L, -1, 1, LUA_OPEQ))
+			push_error(L, s, -2, 2);
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+/* dispatch of PTYPE_ERROR: (session, source, msg, sz) */
+int sched_error_dispatch(lua_State *L) {
+	struct sched *s = sched_get(L);
+	lua_settop(L, 4);
+	push_running(L, s);
+	ref_clear(L, s, R_CO_SESSION, -1); /* never answer an error */
+	lua_pop(L, 1);
+	lua_Integer sz = lua_tointeger(L, 4);
+	if (sz > 0)
+		lua_pushlstring(L, lua_touserdata(L, 3), (size_t)sz);
+	else
+		lua_pushnil(L);
+	int text = lua_gettop(L);
+	if (lua_tointeger(L, 1) == 0) {
+		lua_pushcfunction(L, sched_l_fail_source);
+		lua_pushvalue(L, 2);
+		lua_pushvalue(L, text);
+		lua_call(L, 2, 0);
+	} else if (ref_get(L, s, R_WATCHING, 1) != LUA_TNIL) {
+		push_error(L, s, 1, text);
+	}
+	return 0;
+}
+
+int sched_l_identity(lua_State *L) { return lua_gettop(L); }
+
+static int return_all_k(lua_State *L, int status, lua_KContext base) {
+	(void)status;
+	return lua_gettop(L) - (int)base;
+}
+
+/* The debug protocol's commands are loaded by the first debug message. */
+int sched_debug_dispatch(lua_State *L) {
+	struct sched *s = sched_get(L);
+	int n = lua_gettop(L);
+	sched_load_lazy(L, s, "skynet.debug");
+	lua_getfield(L, -1, "dispatch");
+	lua_remove(L, -2);
+	lua_insert(L, 1);
+	lua_callk(L, n, LUA_MULTRET, 0, return_all_k);
+	return lua_gettop(L);
+}

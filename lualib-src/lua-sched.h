@@ -1,0 +1,289 @@
+/*
+ * lua-sched.h -- internal header of `skynet.sched` (not for other modules).
+ *
+ * The module is split in three files, by concern:
+ *   lua-sched.c           the module open, the per-coroutine state (costate)
+ *                         and its proxy tables, the small API (self, address,
+ *                         getenv, the lazy __index), shared helpers (trace
+ *                         lines, lazy module loading, error payloads);
+ *   lua-sched-dispatch.c  coroutines and their pool, the queues, resume and
+ *                         settle, the message dispatch, protocols, the error
+ *                         and debug protocols;
+ *   lua-sched-api.c       sessions and sending, send/call/wait_reply, replies,
+ *                         timeout/sleep/yield/wait/wakeup/fork, exit and start.
+ * The model and the reasons for writing it in C are at the top of lua-sched.c.
+ *
+ * This header holds what they share: the scheduler's state (struct sched,
+ * struct costate), the registry-reference and interned-key helpers every
+ * part uses (static inline), and the functions that cross files (prefixed
+ * sched_; sched_l_* are lua_CFunctions).  Those are hidden: they are not
+ * part of skynet.so's interface, and calls between the files stay direct.
+ */
+#ifndef LUA_SCHED_H
+#define LUA_SCHED_H
+
+#include "skynet.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdint.h>
+
+/* The protocol ids skynet.h calls "reserved" (they belong to Lua). */
+#define PTYPE_QUEUE PTYPE_RESERVED_QUEUE
+#define PTYPE_DEBUG PTYPE_RESERVED_DEBUG
+#define PTYPE_LUA PTYPE_RESERVED_LUA
+#define PTYPE_SNAX PTYPE_RESERVED_SNAX
+#define PTYPE_TRACE 12
+
+/* Registry references of the scheduler's Lua values. */
+enum {
+	R_PROTO,          /* name/id -> protocol class */
+	R_SESSION_CO,     /* session -> waiting coroutine, or "BREAK" (drop the late reply) */
+	R_CO_SESSION,     /* coroutine -> session of the request it must answer (0: a send) */
+	R_COSTATES,       /* thread -> its costate userdata (weak keys) */
+	R_WATCHING,       /* session of a call in flight -> address called */
+	R_ERROR_TEXT,     /* session -> text of the PTYPE_ERROR that failed it */
+	R_UNRESPONSE,     /* unused skynet.response closure -> requester address */
+	R_SLEEP,          /* token -> session it sleeps/waits on */
+	R_TRACE_SOURCE,   /* source -> trace tag announced by PTYPE_TRACE */
+	R_FORKQ,          /* {h=, t=, ...} coroutines to run after the current message */
+	R_WAKEUPQ,        /* tokens passed to skynet.wakeup (indices in struct sched) */
+	R_ERRORQ,         /* sessions to fail (likewise) */
+	R_POOL,           /* finished coroutines (weak values) */
+	R_S,              /* skynet.internal */
+	R_SKYNET,         /* the skynet table */
+	R_RESUME,         /* coroutine.resume as it was at load (skynet.profile's) */
+	R_LUA_REQUIRE,    /* the plain require, for the lazy modules */
+	R_RUNNING,        /* the coroutine the scheduler resumed last */
+	R_INIT_THREAD,    /* the coroutine running the start function */
+	R_COUNT
+};
+
+/* Strings the hot paths use, kept interned (lua_getfield with a C string
+ * would look each up in the string cache, strcmp included). */
+enum { K_H, K_T, K_DISPATCH, K_UNPACK, K_PACK, K_ID, K_TRACE, K_NAME, K_TIMER_HOOK, K_SUSPEND, K_BREAK, K_COUNT };
+
+/*
+ * What the scheduler knows of one coroutine besides its session (kept in
+ * the Lua table session_coroutine_id, which also anchors coroutines owing
+ * a reply): who asked, and its trace tag.  Kept in C because the hot path
+ * reads and clears them on every message; Lua sees them through the proxy
+ * tables S.session_coroutine_address and S.session_coroutine_tracetag.
+ * Every thread's LUA_EXTRASPACE points to its costate, or to the shared
+ * `main_co` of its scheduler (nothing recorded) until something is set.
+ */
+#define TAG_NONE 0  /* no trace tag */
+#define TAG_OFF (-1) /* tracing forced off (false) */
+struct costate {
+	struct sched *s;
+	uint32_t address; /* source of the request it handles, 0: none */
+	int tag;          /* TAG_NONE, TAG_OFF or a registry reference to the tag string */
+};
+
+struct cqueue {
+	lua_Integer h, t; /* items h..t are queued; empty when h > t */
+};
+
+/* One per service (a full userdata anchored in the registry). */
+struct sched {
+	struct cqueue wakeupq, errorq;
+	int forks; /* the fork queue may be non-empty */
+	struct costate main_co; /* the costate of threads that have none of their own */
+	int trace_sources;      /* PTYPE_TRACE announcements were received */
+	struct skynet_context *ctx;
+	uint32_t self;       /* 0 until first asked */
+	int careful;         /* sessions are near the wrap: allocate them one by one */
+	const char *suspend; /* the interned "SUSPEND": compared by address */
+	lua_State *running;  /* the thread in R_RUNNING, to skip rewriting it */
+	int ref[R_COUNT];
+	int key[K_COUNT];
+};
+
+#pragma GCC visibility push(hidden)
+/* The registry key of the struct sched userdata (lua-sched.c). */
+extern char sched_key;
+#pragma GCC visibility pop
+
+static inline struct costate *costate_ptr(lua_State *co) { return *(struct costate **)lua_getextraspace(co); }
+
+/* The service's scheduler.  snlua zeroes the main thread's extra space and
+ * luaopen points it to main_co; threads created later inherit that.
+ * Threads created before (rare) take the registry path. */
+static inline struct sched *sched_get(lua_State *L) {
+	struct costate *c = costate_ptr(L);
+	if (c)
+		return c->s;
+	struct sched *s;
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &sched_key);
+	s = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	return s;
+}
+
+static inline void push_key(lua_State *L, struct sched *s, int k) { lua_rawgeti(L, LUA_REGISTRYINDEX, s->key[k]); }
+
+/* t[key] for the table at `t` (metamethods honoured); pushes it, returns its type. */
+static inline int get_field(lua_State *L, struct sched *s, int t, int k) {
+	t = lua_absindex(L, t);
+	push_key(L, s, k);
+	return lua_gettable(L, t);
+}
+
+/* t[key] = the value on the top (popped), raw: for our own tables. */
+static inline void set_rawfield(lua_State *L, struct sched *s, int t, int k) {
+	t = lua_absindex(L, t);
+	push_key(L, s, k);
+	lua_insert(L, -2);
+	lua_rawset(L, t);
+}
+
+static inline int get_rawfield(lua_State *L, struct sched *s, int t, int k) {
+	t = lua_absindex(L, t);
+	push_key(L, s, k);
+	return lua_rawget(L, t);
+}
+
+static inline void push_ref(lua_State *L, struct sched *s, int r) {
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[r]);
+}
+
+static inline int ref_type(lua_State *L, struct sched *s, int r) {
+	return lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[r]);
+}
+
+/* Replaces the referenced value with the one on the top (popped). */
+static inline void set_ref(lua_State *L, struct sched *s, int r) {
+	lua_rawseti(L, LUA_REGISTRYINDEX, s->ref[r]);
+}
+
+/* t[key] for the referenced table t and the value at `key`; pushes it and
+ * returns its type. */
+static inline int ref_get(lua_State *L, struct sched *s, int r, int key) {
+	key = lua_absindex(L, key);
+	push_ref(L, s, r);
+	lua_pushvalue(L, key);
+	int t = lua_rawget(L, -2);
+	lua_remove(L, -2);
+	return t;
+}
+
+/* t[key] = value on the top (popped). */
+static inline void ref_set(lua_State *L, struct sched *s, int r, int key) {
+	key = lua_absindex(L, key);
+	push_ref(L, s, r);
+	lua_pushvalue(L, key);
+	lua_rotate(L, -3, -1); /* table, key, value */
+	lua_rawset(L, -3);
+	lua_pop(L, 1);
+}
+
+static inline void ref_clear(lua_State *L, struct sched *s, int r, int key) {
+	key = lua_absindex(L, key);
+	lua_pushnil(L);
+	ref_set(L, s, r, key);
+}
+
+static inline int ref_geti(lua_State *L, struct sched *s, int r, lua_Integer i) {
+	push_ref(L, s, r);
+	int t = lua_rawgeti(L, -1, i);
+	lua_remove(L, -2);
+	return t;
+}
+
+static inline void ref_seti(lua_State *L, struct sched *s, int r, lua_Integer i) {
+	push_ref(L, s, r);
+	lua_rotate(L, -2, 1);
+	lua_rawseti(L, -2, i);
+	lua_pop(L, 1);
+}
+
+/* A registry reference must never hold nil (luaL_ref could hand the slot
+ * out again), so "no thread" is stored as false and read back as nil. */
+static inline void push_thread_ref(lua_State *L, struct sched *s, int r) {
+	if (ref_type(L, s, r) == LUA_TBOOLEAN) {
+		lua_pop(L, 1);
+		lua_pushnil(L);
+	}
+}
+
+static inline void set_thread_ref(lua_State *L, struct sched *s, int r) {
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_pushboolean(L, 0);
+	}
+	set_ref(L, s, r);
+}
+
+static inline void push_running(lua_State *L, struct sched *s) { push_thread_ref(L, s, R_RUNNING); }
+
+static inline void set_running(lua_State *L, struct sched *s, int co) {
+	lua_State *t = lua_tothread(L, co);
+	if (t != NULL && t == s->running)
+		return; /* the pool hands out the same coroutine again and again */
+	s->running = t;
+	lua_pushvalue(L, co);
+	set_thread_ref(L, s, R_RUNNING);
+}
+
+/* Pushes proto[key] for the value at `key` (nil if unknown). */
+static inline int push_proto(lua_State *L, struct sched *s, int key) { return ref_get(L, s, R_PROTO, key); }
+
+#pragma GCC visibility push(hidden)
+
+/* lua-sched.c: costate, shared helpers */
+void sched_trace_line(lua_State *L, struct sched *s, int tag, const char *text);
+struct costate *sched_costate_get(lua_State *L, struct sched *s, int co);
+struct costate *sched_costate_set(lua_State *L, struct sched *s, int co);
+int sched_co_tracetag(lua_State *L, struct sched *s, int co);
+void sched_set_tracetag(lua_State *L, struct sched *s, int co);
+void sched_clear_tracetag(lua_State *L, struct sched *s, int co);
+void sched_push_address(lua_State *L, struct sched *s, int co);
+void sched_set_address(lua_State *L, struct sched *s, int co, uint32_t address);
+void sched_load_lazy(lua_State *L, struct sched *s, const char *name);
+int sched_l_load_lazy(lua_State *L);
+void sched_push_hook(lua_State *L, struct sched *s, const char *field, const char *module);
+void sched_trace_event(lua_State *L, struct sched *s, int tag, const char *text);
+void sched_push_error_payload(lua_State *L, struct sched *s, int err);
+
+/* lua-sched-dispatch.c: coroutines, queues, dispatch, protocols */
+lua_State *sched_co_new(lua_State *L, struct sched *s, int f);
+void sched_cqueue_push(lua_State *L, struct sched *s, int r, struct cqueue *q, int v);
+void sched_queue_push(lua_State *L, struct sched *s, int r, int v);
+int sched_l_resume(lua_State *L);
+int sched_l_running(lua_State *L);
+int sched_l_set_running(lua_State *L);
+int sched_l_init_thread(lua_State *L);
+int sched_l_register_protocol(lua_State *L);
+int sched_l_dispatch(lua_State *L);
+int sched_l_dispatch_message(lua_State *L);
+int sched_l_fail_source(lua_State *L);
+int sched_error_dispatch(lua_State *L);
+int sched_l_identity(lua_State *L);
+int sched_debug_dispatch(lua_State *L);
+
+/* lua-sched-api.c: sessions, sending, calls, replies, timers, exit, start */
+int sched_send_string(lua_State *L, struct sched *s, int addr, int type, int session, int str);
+int sched_l_send_session(lua_State *L);
+int sched_l_timer_session(lua_State *L);
+int sched_l_genid(lua_State *L);
+int sched_l_timeout(lua_State *L);
+int sched_l_sleep(lua_State *L);
+int sched_l_yield(lua_State *L);
+int sched_l_wait(lua_State *L);
+int sched_l_wakeup(lua_State *L);
+int sched_l_fork(lua_State *L);
+int sched_l_send(lua_State *L);
+int sched_l_call(lua_State *L);
+int sched_l_wait_reply(lua_State *L);
+int sched_l_ret(lua_State *L);
+int sched_l_retpack(lua_State *L);
+int sched_l_ignoreret(lua_State *L);
+int sched_l_context(lua_State *L);
+int sched_l_exit(lua_State *L);
+int sched_l_info_func(lua_State *L);
+int sched_l_init_service(lua_State *L);
+int sched_l_start(lua_State *L);
+
+#pragma GCC visibility pop
+
+#endif
