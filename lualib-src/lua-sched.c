@@ -299,6 +299,51 @@ static const struct {
 	{"skynet.response", " response "},
 };
 
+/* Plain values of the skynet table, also set on first use: every service
+ * would otherwise pay for ~20 more strings and table slots at start. */
+static const struct {
+	const char *name;
+	int id;
+} ptypes[] = {
+	{"PTYPE_TEXT", PTYPE_TEXT},     {"PTYPE_RESPONSE", PTYPE_RESPONSE}, {"PTYPE_MULTICAST", PTYPE_MULTICAST},
+	{"PTYPE_CLIENT", PTYPE_CLIENT}, {"PTYPE_SYSTEM", PTYPE_SYSTEM},     {"PTYPE_HARBOR", PTYPE_HARBOR},
+	{"PTYPE_SOCKET", PTYPE_SOCKET}, {"PTYPE_ERROR", PTYPE_ERROR},       {"PTYPE_QUEUE", PTYPE_QUEUE},
+	{"PTYPE_DEBUG", PTYPE_DEBUG},   {"PTYPE_LUA", PTYPE_LUA},           {"PTYPE_SNAX", PTYPE_SNAX},
+	{"PTYPE_TRACE", PTYPE_TRACE},
+};
+/* skynet.core functions the skynet table passes on as they are */
+static const char *const core_aliases[] = {"harbor", "now", "hpc", "packstring", "tostring", "trash"};
+
+/* Pushes the plain value `k` of the skynet table, or returns 0. */
+static int lazy_value(lua_State *L, struct sched *s, const char *k) {
+	if (strncmp(k, "PTYPE_", 6) == 0) {
+		for (size_t i = 0; i < sizeof(ptypes) / sizeof(ptypes[0]); i++) {
+			if (strcmp(k, ptypes[i].name) == 0) {
+				lua_pushinteger(L, ptypes[i].id);
+				return 1;
+			}
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(core_aliases) / sizeof(core_aliases[0]); i++) {
+		if (strcmp(k, core_aliases[i]) == 0) {
+			lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+			lua_getfield(L, -1, "skynet.core");
+			lua_getfield(L, -1, k);
+			return 1;
+		}
+	}
+	if (strcmp(k, "pcall") == 0) {
+		lua_getglobal(L, "pcall");
+		return 1;
+	}
+	if (strcmp(k, "_proto") == 0) {
+		push_ref(L, s, R_PROTO);
+		return 1;
+	}
+	return 0;
+}
+
 static int lazy_index(lua_State *L) {
 	if (lua_type(L, 2) != LUA_TSTRING)
 		return 0;
@@ -306,6 +351,12 @@ static int lazy_index(lua_State *L) {
 	const char *k = lua_tolstring(L, 2, &len);
 	if (len == 0 || len > 64)
 		return 0;
+	if (lazy_value(L, sched_get(L), k)) {
+		lua_pushvalue(L, 2);
+		lua_pushvalue(L, -2);
+		lua_rawset(L, 1);
+		return 1;
+	}
 	char key[68];
 	key[0] = ' ';
 	memcpy(key + 1, k, len);
@@ -346,18 +397,22 @@ static void require_plain(lua_State *L, const char *name) {
 	lua_call(L, 1, 1);
 }
 
-static int new_ref_table(lua_State *L, struct sched *s, int r, const char *s_field) {
+static void new_ref_table(lua_State *L, struct sched *s, int r) {
 	lua_newtable(L);
-	if (s_field) {
-		lua_pushvalue(L, -1);
-		lua_setfield(L, -3, s_field); /* S is just below */
-	}
 	s->ref[r] = luaL_ref(L, LUA_REGISTRYINDEX);
-	return 0;
+}
+
+static void new_queue(lua_State *L, struct sched *s, int r) {
+	lua_createtable(L, 0, 2);
+	lua_pushinteger(L, 1);
+	lua_setfield(L, -2, "h");
+	lua_pushinteger(L, 0);
+	lua_setfield(L, -2, "t");
+	s->ref[r] = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 /* S[name]: an empty table whose reads and writes go to C. */
-static void new_proxy(lua_State *L, const char *name, lua_CFunction index, lua_CFunction newindex) {
+static void set_proxy(lua_State *L, int S, const char *name, lua_CFunction index, lua_CFunction newindex) {
 	lua_newtable(L);
 	lua_createtable(L, 0, 2);
 	lua_pushcfunction(L, index);
@@ -365,20 +420,44 @@ static void new_proxy(lua_State *L, const char *name, lua_CFunction index, lua_C
 	lua_pushcfunction(L, newindex);
 	lua_setfield(L, -2, "__newindex");
 	lua_setmetatable(L, -2);
-	lua_setfield(L, -2, name); /* S is just below */
+	lua_setfield(L, S, name);
 }
 
-static void new_queue(lua_State *L, struct sched *s, int r, const char *s_field) {
-	lua_createtable(L, 0, 2);
-	lua_pushinteger(L, 1);
-	lua_setfield(L, -2, "h");
-	lua_pushinteger(L, 0);
-	lua_setfield(L, -2, "t");
-	if (s_field) {
-		lua_pushvalue(L, -1);
-		lua_setfield(L, -3, s_field);
+/* package.preload["skynet.internal"]: S with the scheduler's tables and
+ * functions, for the Lua modules that work on its state. */
+static int fill_internal(lua_State *L) {
+	struct sched *s = sched_get(L);
+	push_ref(L, s, R_S);
+	int S = lua_gettop(L);
+	static const struct {
+		const char *name;
+		int ref;
+	} tables[] = {
+		{"proto", R_PROTO},           {"session_id_coroutine", R_SESSION_CO},
+		{"session_coroutine_id", R_CO_SESSION}, {"watching_session", R_WATCHING},
+		{"error_text", R_ERROR_TEXT}, {"unresponse", R_UNRESPONSE},
+		{"sleep_session", R_SLEEP},   {"fork_queue", R_FORKQ},
+	};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		push_ref(L, s, tables[i].ref);
+		lua_setfield(L, S, tables[i].name);
 	}
-	s->ref[r] = luaL_ref(L, LUA_REGISTRYINDEX);
+	set_proxy(L, S, "session_coroutine_address", address_index, address_newindex);
+	set_proxy(L, S, "session_coroutine_tracetag", tracetag_index, tracetag_newindex);
+	luaL_Reg internal[] = {
+		{"resume", sched_l_resume},
+		{"running", sched_l_running},
+		{"set_running", sched_l_set_running},
+		{"init_thread", sched_l_init_thread},
+		{"send_session", sched_l_send_session},
+		{"timer_session", sched_l_timer_session},
+		{"wait_reply", sched_l_wait_reply},
+		{"fail_source", sched_l_fail_source},
+		{"error_payload", l_error_payload},
+		{NULL, NULL},
+	};
+	luaL_setfuncs(L, internal, 0);
+	return 1;
 }
 
 static void register_builtin(lua_State *L, const char *name, int id, int with_pack, lua_CFunction unpack,
@@ -433,28 +512,34 @@ int luaopen_skynet_sched(lua_State *L) {
 	luaL_requiref(L, "skynet.core", luaopen_skynet_core, 0); /* same library: no path search */
 	int core = lua_gettop(L);
 
-	/* S, the internal table of the lazy modules */
-	lua_createtable(L, 0, 24);
+	/* S, the internal table of the lazy modules: filled by the first
+	 * require "skynet.internal" (fill_internal); C only reads the hooks the
+	 * modules set in it. */
+	lua_newtable(L);
 	int S = lua_gettop(L);
-	new_ref_table(L, s, R_PROTO, "proto");
-	new_ref_table(L, s, R_SESSION_CO, "session_id_coroutine");
-	new_ref_table(L, s, R_CO_SESSION, "session_coroutine_id");
-	new_proxy(L, "session_coroutine_address", address_index, address_newindex);
-	new_proxy(L, "session_coroutine_tracetag", tracetag_index, tracetag_newindex);
+	lua_pushvalue(L, S);
+	s->ref[R_S] = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	lua_pushcfunction(L, fill_internal);
+	lua_setfield(L, -2, "skynet.internal");
+	lua_pop(L, 1);
+	new_ref_table(L, s, R_PROTO);
+	new_ref_table(L, s, R_SESSION_CO);
+	new_ref_table(L, s, R_CO_SESSION);
 	lua_newtable(L); /* R_COSTATES: weak keys */
 	lua_createtable(L, 0, 1);
 	lua_pushliteral(L, "k");
 	lua_setfield(L, -2, "__mode");
 	lua_setmetatable(L, -2);
 	s->ref[R_COSTATES] = luaL_ref(L, LUA_REGISTRYINDEX);
-	new_ref_table(L, s, R_WATCHING, "watching_session");
-	new_ref_table(L, s, R_ERROR_TEXT, "error_text");
-	new_ref_table(L, s, R_UNRESPONSE, "unresponse");
-	new_ref_table(L, s, R_SLEEP, "sleep_session");
-	new_ref_table(L, s, R_TRACE_SOURCE, NULL);
-	new_queue(L, s, R_FORKQ, "fork_queue");
-	new_ref_table(L, s, R_WAKEUPQ, NULL);
-	new_ref_table(L, s, R_ERRORQ, NULL);
+	new_ref_table(L, s, R_WATCHING);
+	new_ref_table(L, s, R_ERROR_TEXT);
+	new_ref_table(L, s, R_UNRESPONSE);
+	new_ref_table(L, s, R_SLEEP);
+	new_ref_table(L, s, R_TRACE_SOURCE);
+	new_queue(L, s, R_FORKQ);
+	new_ref_table(L, s, R_WAKEUPQ);
+	new_ref_table(L, s, R_ERRORQ);
 	s->wakeupq.h = s->errorq.h = 1;
 	lua_newtable(L); /* the coroutine pool, weak values */
 	lua_createtable(L, 0, 1);
@@ -462,25 +547,6 @@ int luaopen_skynet_sched(lua_State *L) {
 	lua_setfield(L, -2, "__mode");
 	lua_setmetatable(L, -2);
 	s->ref[R_POOL] = luaL_ref(L, LUA_REGISTRYINDEX);
-	luaL_Reg internal[] = {
-		{"resume", sched_l_resume},
-		{"running", sched_l_running},
-		{"set_running", sched_l_set_running},
-		{"init_thread", sched_l_init_thread},
-		{"send_session", sched_l_send_session},
-		{"timer_session", sched_l_timer_session},
-		{"wait_reply", sched_l_wait_reply},
-		{"fail_source", sched_l_fail_source},
-		{"error_payload", l_error_payload},
-		{NULL, NULL},
-	};
-	luaL_setfuncs(L, internal, 0);
-	lua_pushvalue(L, S);
-	s->ref[R_S] = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-	lua_pushvalue(L, S);
-	lua_setfield(L, -2, "skynet.internal");
-	lua_pop(L, 1);
 
 	lua_getglobal(L, "coroutine");
 	lua_getfield(L, -1, "resume");
@@ -520,33 +586,15 @@ int luaopen_skynet_sched(lua_State *L) {
 		{"start", sched_l_start},
 		{NULL, NULL},
 	};
-	lua_createtable(L, 0, 64);
+	lua_createtable(L, 0, 32);
 	int skynet = lua_gettop(L);
 	luaL_setfuncs(L, api, 0);
-	static const struct {
-		const char *name;
-		int id;
-	} ptypes[] = {
-		{"PTYPE_TEXT", PTYPE_TEXT},       {"PTYPE_RESPONSE", PTYPE_RESPONSE}, {"PTYPE_MULTICAST", PTYPE_MULTICAST},
-		{"PTYPE_CLIENT", PTYPE_CLIENT},   {"PTYPE_SYSTEM", PTYPE_SYSTEM},     {"PTYPE_HARBOR", PTYPE_HARBOR},
-		{"PTYPE_SOCKET", PTYPE_SOCKET},   {"PTYPE_ERROR", PTYPE_ERROR},       {"PTYPE_QUEUE", PTYPE_QUEUE},
-		{"PTYPE_DEBUG", PTYPE_DEBUG},     {"PTYPE_LUA", PTYPE_LUA},           {"PTYPE_SNAX", PTYPE_SNAX},
-		{"PTYPE_TRACE", PTYPE_TRACE},
-	};
-	for (size_t i = 0; i < sizeof(ptypes) / sizeof(ptypes[0]); i++) {
-		lua_pushinteger(L, ptypes[i].id);
-		lua_setfield(L, skynet, ptypes[i].name);
-	}
-	static const char *const core_aliases[] = {"harbor", "now",      "hpc",   "pack", "unpack",
-	                                           "packstring", "tostring", "trash", "error"};
-	for (size_t i = 0; i < sizeof(core_aliases) / sizeof(core_aliases[0]); i++) {
-		lua_getfield(L, core, core_aliases[i]);
-		lua_setfield(L, skynet, core_aliases[i]);
-	}
-	lua_getglobal(L, "pcall");
-	lua_setfield(L, skynet, "pcall");
-	push_ref(L, s, R_PROTO);
-	lua_setfield(L, skynet, "_proto");
+	lua_pushcfunction(L, luaseri_pack);
+	lua_setfield(L, skynet, "pack");
+	lua_pushcfunction(L, luaseri_unpack);
+	lua_setfield(L, skynet, "unpack");
+	lua_getfield(L, core, "error");
+	lua_setfield(L, skynet, "error");
 	lua_getfield(L, sreq, "init");
 	lua_setfield(L, skynet, "init");
 	lua_createtable(L, 0, 1);

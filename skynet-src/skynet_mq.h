@@ -54,5 +54,8 @@ int skynet_mq_overload(struct message_queue *q);
 
 /* Marks the calling thread as a worker (affects wake-up decisions). */
 void skynet_mq_set_worker_thread(int is_worker);
+/* A quiet mailbox made ready by a worker wakes no sleeping worker (see
+ * skynet_mq.c).  Call before the worker threads start. */
+void skynet_mq_set_quiet(struct message_queue *q);
 
 #endif

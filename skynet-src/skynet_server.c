@@ -189,6 +189,8 @@ struct skynet_context *skynet_context_release(struct skynet_context *ctx) {
 }
 
 uint32_t skynet_context_handle(struct skynet_context *ctx) { return ctx->handle; }
+
+void skynet_context_quiet(struct skynet_context *ctx) { skynet_mq_set_quiet(ctx->queue); }
 char *skynet_context_result(struct skynet_context *ctx) { return ctx->result; }
 void *skynet_context_instance(struct skynet_context *ctx) { return ctx->instance; }
 struct skynet_module *skynet_context_module(struct skynet_context *ctx) { return ctx->mod; }

@@ -229,6 +229,7 @@ int skynet_start(struct skynet_config *config) {
 		return 1;
 	}
 	skynet_handle_namehandle(skynet_context_handle(ctx), "logger");
+	skynet_context_quiet(ctx);
 	skynet_set_logger_handle(skynet_context_handle(ctx));
 
 	if (bootstrap(ctx, config->bootstrap))
