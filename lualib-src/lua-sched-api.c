@@ -9,6 +9,7 @@
  * values; the state and helpers it shares are in lua-sched.h.
  */
 #include "lua-sched.h"
+#include "lua-skynet.h"
 #include "lua-seri.h"
 
 #include <stdio.h>
@@ -634,15 +635,19 @@ static int init_thread_body(lua_State *L) {
 	return init_thread_done(L, LUA_OK, 0);
 }
 
+/* Makes dispatch_message the service's message callback. */
+static int set_dispatch_callback(lua_State *L) {
+	lua_settop(L, 0);
+	lua_pushcfunction(L, sched_l_dispatch_message);
+	luaskynet_set_callback(L, sched_get(L)->ctx, 0);
+	return 0;
+}
+
 int sched_l_start(lua_State *L) {
 	struct sched *s = sched_get(L);
 	lua_settop(L, 1);
-	lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-	lua_getfield(L, -1, "skynet.core");
-	lua_getfield(L, -1, "callback");
-	lua_pushcfunction(L, sched_l_dispatch_message);
-	lua_call(L, 1, 0);
-	lua_settop(L, 1);
+	lua_pushcfunction(L, set_dispatch_callback);
+	lua_call(L, 0, 0);
 	lua_pushcfunction(L, sched_l_timeout);
 	lua_pushinteger(L, 0);
 	lua_pushvalue(L, 1);

@@ -35,7 +35,7 @@
 #include "lua-sched.h"
 #include "lua-seri.h"
 
-int luaopen_skynet_core(lua_State *L); /* lua-skynet.c */
+#include "lua-skynet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +275,12 @@ static int l_address(lua_State *L) {
 	return 1;
 }
 
+/* error(...): one log line, the values tostring'ed and joined by a space */
+static int l_error(lua_State *L) {
+	luaskynet_log(L, sched_get(L)->ctx);
+	return 0;
+}
+
 static int l_getenv(lua_State *L) {
 	struct sched *s = sched_get(L);
 	const char *v = skynet_command(s->ctx, "GETENV", luaL_checkstring(L, 1));
@@ -327,8 +333,7 @@ static int lazy_value(lua_State *L, struct sched *s, const char *k) {
 	}
 	for (size_t i = 0; i < sizeof(core_aliases) / sizeof(core_aliases[0]); i++) {
 		if (strcmp(k, core_aliases[i]) == 0) {
-			lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-			lua_getfield(L, -1, "skynet.core");
+			luaL_requiref(L, "skynet.core", luaopen_skynet_core, 0);
 			lua_getfield(L, -1, k);
 			return 1;
 		}
@@ -397,18 +402,39 @@ static void require_plain(lua_State *L, const char *name) {
 	lua_call(L, 1, 1);
 }
 
-static void new_ref_table(lua_State *L, struct sched *s, int r) {
-	lua_newtable(L);
-	s->ref[r] = luaL_ref(L, LUA_REGISTRYINDEX);
+/*
+ * Pops the top value into a registry reference of its own.  luaL_ref
+ * looks for the border of the registry every time (~700 instructions, and
+ * a service takes 30 references at start), so the scheduler's references
+ * are handed out in one contiguous run after the first, as long as the
+ * next slot is free.
+ */
+static int new_ref(lua_State *L, int *next) {
+	if (*next > 0) {
+		if (lua_rawgeti(L, LUA_REGISTRYINDEX, *next) == LUA_TNIL) {
+			lua_pop(L, 1);
+			lua_rawseti(L, LUA_REGISTRYINDEX, *next);
+			return (*next)++;
+		}
+		lua_pop(L, 1);
+	}
+	int r = luaL_ref(L, LUA_REGISTRYINDEX);
+	*next = r + 1;
+	return r;
 }
 
-static void new_queue(lua_State *L, struct sched *s, int r) {
+static void new_ref_table(lua_State *L, int *next, struct sched *s, int r) {
+	lua_newtable(L);
+	s->ref[r] = new_ref(L, next);
+}
+
+static void new_queue(lua_State *L, int *next, struct sched *s, int r) {
 	lua_createtable(L, 0, 2);
 	lua_pushinteger(L, 1);
 	lua_setfield(L, -2, "h");
 	lua_pushinteger(L, 0);
 	lua_setfield(L, -2, "t");
-	s->ref[r] = luaL_ref(L, LUA_REGISTRYINDEX);
+	s->ref[r] = new_ref(L, next);
 }
 
 /* S[name]: an empty table whose reads and writes go to C. */
@@ -491,6 +517,7 @@ int luaopen_skynet_sched(lua_State *L) {
 	if (ctx == NULL)
 		return luaL_error(L, "Init skynet context first");
 
+	int next = 0; /* see new_ref */
 	struct sched *s = lua_newuserdatauv(L, sizeof(*s), 0);
 	memset(s, 0, sizeof(*s));
 	s->ctx = ctx;
@@ -499,7 +526,7 @@ int luaopen_skynet_sched(lua_State *L) {
 		lua_pushstring(L, key_names[k]);
 		if (k == K_SUSPEND)
 			s->suspend = lua_tostring(L, -1);
-		s->key[k] = luaL_ref(L, LUA_REGISTRYINDEX);
+		s->key[k] = new_ref(L, &next);
 	}
 	s->main_co.s = s;
 	*(struct costate **)lua_getextraspace(L) = &s->main_co;
@@ -509,8 +536,6 @@ int luaopen_skynet_sched(lua_State *L) {
 
 	require_plain(L, "skynet.require");
 	int sreq = lua_gettop(L);
-	luaL_requiref(L, "skynet.core", luaopen_skynet_core, 0); /* same library: no path search */
-	int core = lua_gettop(L);
 
 	/* S, the internal table of the lazy modules: filled by the first
 	 * require "skynet.internal" (fill_internal); C only reads the hooks the
@@ -518,46 +543,46 @@ int luaopen_skynet_sched(lua_State *L) {
 	lua_newtable(L);
 	int S = lua_gettop(L);
 	lua_pushvalue(L, S);
-	s->ref[R_S] = luaL_ref(L, LUA_REGISTRYINDEX);
+	s->ref[R_S] = new_ref(L, &next);
 	lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
 	lua_pushcfunction(L, fill_internal);
 	lua_setfield(L, -2, "skynet.internal");
 	lua_pop(L, 1);
-	new_ref_table(L, s, R_PROTO);
-	new_ref_table(L, s, R_SESSION_CO);
-	new_ref_table(L, s, R_CO_SESSION);
+	new_ref_table(L, &next, s, R_PROTO);
+	new_ref_table(L, &next, s, R_SESSION_CO);
+	new_ref_table(L, &next, s, R_CO_SESSION);
 	lua_newtable(L); /* R_COSTATES: weak keys */
 	lua_createtable(L, 0, 1);
 	lua_pushliteral(L, "k");
 	lua_setfield(L, -2, "__mode");
 	lua_setmetatable(L, -2);
-	s->ref[R_COSTATES] = luaL_ref(L, LUA_REGISTRYINDEX);
-	new_ref_table(L, s, R_WATCHING);
-	new_ref_table(L, s, R_ERROR_TEXT);
-	new_ref_table(L, s, R_UNRESPONSE);
-	new_ref_table(L, s, R_SLEEP);
-	new_ref_table(L, s, R_TRACE_SOURCE);
-	new_queue(L, s, R_FORKQ);
-	new_ref_table(L, s, R_WAKEUPQ);
-	new_ref_table(L, s, R_ERRORQ);
+	s->ref[R_COSTATES] = new_ref(L, &next);
+	new_ref_table(L, &next, s, R_WATCHING);
+	new_ref_table(L, &next, s, R_ERROR_TEXT);
+	new_ref_table(L, &next, s, R_UNRESPONSE);
+	new_ref_table(L, &next, s, R_SLEEP);
+	new_ref_table(L, &next, s, R_TRACE_SOURCE);
+	new_queue(L, &next, s, R_FORKQ);
+	new_ref_table(L, &next, s, R_WAKEUPQ);
+	new_ref_table(L, &next, s, R_ERRORQ);
 	s->wakeupq.h = s->errorq.h = 1;
 	lua_newtable(L); /* the coroutine pool, weak values */
 	lua_createtable(L, 0, 1);
 	lua_pushliteral(L, "v");
 	lua_setfield(L, -2, "__mode");
 	lua_setmetatable(L, -2);
-	s->ref[R_POOL] = luaL_ref(L, LUA_REGISTRYINDEX);
+	s->ref[R_POOL] = new_ref(L, &next);
 
 	lua_getglobal(L, "coroutine");
 	lua_getfield(L, -1, "resume");
-	s->ref[R_RESUME] = luaL_ref(L, LUA_REGISTRYINDEX);
+	s->ref[R_RESUME] = new_ref(L, &next);
 	lua_pop(L, 1);
 	lua_getfield(L, sreq, "lua_require");
-	s->ref[R_LUA_REQUIRE] = luaL_ref(L, LUA_REGISTRYINDEX);
+	s->ref[R_LUA_REQUIRE] = new_ref(L, &next);
 	lua_pushboolean(L, 0);
-	s->ref[R_RUNNING] = luaL_ref(L, LUA_REGISTRYINDEX);
+	s->ref[R_RUNNING] = new_ref(L, &next);
 	lua_pushboolean(L, 0);
-	s->ref[R_INIT_THREAD] = luaL_ref(L, LUA_REGISTRYINDEX);
+	s->ref[R_INIT_THREAD] = new_ref(L, &next);
 
 	/* the skynet table */
 	luaL_Reg api[] = {
@@ -593,7 +618,7 @@ int luaopen_skynet_sched(lua_State *L) {
 	lua_setfield(L, skynet, "pack");
 	lua_pushcfunction(L, luaseri_unpack);
 	lua_setfield(L, skynet, "unpack");
-	lua_getfield(L, core, "error");
+	lua_pushcfunction(L, l_error);
 	lua_setfield(L, skynet, "error");
 	lua_getfield(L, sreq, "init");
 	lua_setfield(L, skynet, "init");
@@ -602,7 +627,7 @@ int luaopen_skynet_sched(lua_State *L) {
 	lua_setfield(L, -2, "__index");
 	lua_setmetatable(L, skynet);
 	lua_pushvalue(L, skynet);
-	s->ref[R_SKYNET] = luaL_ref(L, LUA_REGISTRYINDEX);
+	s->ref[R_SKYNET] = new_ref(L, &next);
 
 	register_builtin(L, "lua", PTYPE_LUA, 1, luaseri_unpack, NULL);
 	register_builtin(L, "response", PTYPE_RESPONSE, 0, NULL, NULL);

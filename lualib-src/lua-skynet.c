@@ -7,6 +7,7 @@
  * empty string or nil sends no payload.
  */
 #include "lua-seri.h"
+#include "lua-skynet.h"
 #include "skynet.h"
 #include "skynet_handle.h" /* lalive */
 #include "skynet_server.h" /* lalive */
@@ -74,12 +75,10 @@ static int dispatch_cb(struct skynet_context *context, void *ud, int type, int s
 	return cb->forward;
 }
 
-/* callback(f, forward): f(type, msg, sz, session, source) handles every
- * message.  It runs on a dedicated thread kept alive in the registry, so
- * the main state's stack is never disturbed. */
-static int lcallback(lua_State *L) {
-	struct skynet_context *context = get_context(L);
-	int forward = lua_toboolean(L, 2);
+/* The function at index 1 handles every message of `context` from now on:
+ * f(type, msg, sz, session, source).  It runs on a dedicated thread kept
+ * alive in the registry, so the main state's stack is never disturbed. */
+void luaskynet_set_callback(lua_State *L, struct skynet_context *context, int forward) {
 	luaL_checktype(L, 1, LUA_TFUNCTION);
 	lua_settop(L, 1);
 	struct callback_context *cb = lua_newuserdatauv(L, sizeof(*cb), 2);
@@ -91,6 +90,11 @@ static int lcallback(lua_State *L) {
 	cb->forward = forward;
 	lua_setfield(L, LUA_REGISTRYINDEX, "skynet.callback");
 	skynet_callback(context, cb, dispatch_cb);
+}
+
+/* callback(f, forward) */
+static int lcallback(lua_State *L) {
+	luaskynet_set_callback(L, get_context(L), lua_toboolean(L, 2));
 	return 0;
 }
 
@@ -226,15 +230,15 @@ static int lredirect(lua_State *L) {
 	return send_message(L, (int)source, 3);
 }
 
-/* error(...): tostring each argument, join with one space. */
-static int lerror(lua_State *L) {
-	struct skynet_context *context = get_context(L);
+/* Logs the values on the stack for `context`: tostring each, joined with
+ * one space; no value logs "nil". */
+void luaskynet_log(lua_State *L, struct skynet_context *context) {
 	int n = lua_gettop(L);
 	if (n <= 1) {
 		lua_settop(L, 1);
 		const char *s = luaL_tolstring(L, 1, NULL);
 		skynet_error(context, "%s", s);
-		return 0;
+		return;
 	}
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
@@ -246,6 +250,11 @@ static int lerror(lua_State *L) {
 	}
 	luaL_pushresult(&b);
 	skynet_error(context, "%s", lua_tostring(L, -1));
+}
+
+/* error(...) */
+static int lerror(lua_State *L) {
+	luaskynet_log(L, get_context(L));
 	return 0;
 }
 
