@@ -57,5 +57,8 @@ void skynet_mq_set_worker_thread(int is_worker);
 /* A quiet mailbox made ready by a worker wakes no sleeping worker (see
  * skynet_mq.c).  Call before the worker threads start. */
 void skynet_mq_set_quiet(struct message_queue *q);
+/* The calling worker still has n messages of its current service to run
+ * after this one (see the wake-up policy in skynet_mq.c). */
+void skynet_mq_set_backlog(int n);
 
 #endif

@@ -332,9 +332,11 @@ struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *sm,
 		if (overload)
 			skynet_error(ctx, "error: May overload, message queue length = %d", overload);
 		skynet_monitor_trigger(sm, msg.source, handle);
+		skynet_mq_set_backlog(n - i - 1);
 		dispatch_message(ctx, &msg);
 		skynet_monitor_trigger(sm, 0, 0);
 	}
+	skynet_mq_set_backlog(0);
 	struct message_queue *nq = skynet_globalmq_pop();
 	if (nq) {
 		/* Others are waiting: requeue at the back for fairness. */
