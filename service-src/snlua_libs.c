@@ -80,6 +80,15 @@ static int guarded_setmetatable(lua_State *L) {
 }
 
 void snlua_openlibs(lua_State *L) {
+	/* The globals and the module tables start empty and would be rehashed
+	 * at every power of two while the libraries fill them: give them room
+	 * for what a service puts there (~45 globals, ~12 modules) at once. */
+	lua_createtable(L, 0, 64);
+	lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+	lua_createtable(L, 0, 16);
+	lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	lua_createtable(L, 0, 8);
+	lua_setfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
 	for (const luaL_Reg *lib = eager_libs; lib->name; lib++) {
 		luaL_requiref(L, lib->name, lib->func, 1);
 		lua_pop(L, 1);
