@@ -4,12 +4,16 @@
  * Wake-up policy (why workers sleep less than upstream's and wake less too):
  * a mailbox that becomes ready is appended to the run queue.  If the thread
  * that made it ready is a worker, that worker will take it itself after its
- * current message unless more work is already waiting, so a sleeping worker
- * is woken only when the run queue holds more than one mailbox.  Pushes from
- * non-worker threads (timer, socket, main) always wake a sleeper.  The timer
- * thread additionally nudges sleepers every tick if work is pending, which
- * bounds the latency of the rare case where the pushing worker is stuck in a
- * long handler.
+ * current message unless much more work is already waiting, so a sleeping
+ * worker is woken only when the run queue holds more than two mailboxes.
+ * (Waking one for the second cost more than it saved: starting a service
+ * is a chain of short messages between the caller, .launcher and the new
+ * service, which hopped between the workers at every step, spending 20% of
+ * the time in futex calls.)  Pushes from non-worker threads (timer, socket,
+ * main) always wake a sleeper.  The timer thread nudges sleepers when work
+ * is pending: every millisecond while some workers sleep and others run,
+ * which bounds the latency of the case where the pushing worker is stuck in
+ * a long handler (skynet_start.c).
  *
  * Exception: a worker still holding a backlog of messages for the service
  * it runs will not get to the new mailbox soon, so it wakes a sleeper even
@@ -68,6 +72,7 @@ struct global_queue {
 	_Atomic uint64_t outside_ns;    /* when a non-worker thread last pushed */
 	_Atomic uint64_t backlog_ns;    /* when a worker with a backlog last pushed */
 	int sleepers;
+	unsigned pops; /* mailboxes taken so far: progress, for skynet_globalmq_wakeup */
 	bool quit;
 };
 
@@ -80,10 +85,13 @@ static uint64_t mono_ns(void) {
 }
 static _Thread_local int is_worker_thread;
 static _Thread_local int worker_backlog; /* messages the worker still has to run */
+static _Thread_local struct message_queue *worker_current; /* the mailbox it runs */
 
 void skynet_mq_set_worker_thread(int is_worker) { is_worker_thread = is_worker; }
 
 void skynet_mq_set_backlog(int n) { worker_backlog = n; }
+
+void skynet_mq_set_current(struct message_queue *q) { worker_current = q; }
 
 void skynet_mq_set_quiet(struct message_queue *q) { q->quiet = true; }
 
@@ -99,6 +107,11 @@ void skynet_globalmq_exit(void) {
 }
 
 void skynet_globalmq_push(struct message_queue *q) {
+	/* Backlog: what the pushing worker still has to run (its batch, or new
+	 * messages that arrived in its mailbox meanwhile). */
+	bool backlog = worker_backlog > 0;
+	if (!backlog && worker_current && worker_current != q)
+		backlog = skynet_mq_length(worker_current) > 0;
 	pthread_mutex_lock(&Q.lock);
 	q->next = NULL;
 	if (Q.tail) {
@@ -110,13 +123,13 @@ void skynet_globalmq_push(struct message_queue *q) {
 	Q.length++;
 	q->queued_quiet = q->quiet;
 	Q.quiet_length += q->queued_quiet;
-	atomic_store_explicit(&Q.outside, !is_worker_thread || worker_backlog > 0, memory_order_relaxed);
+	atomic_store_explicit(&Q.outside, !is_worker_thread || backlog, memory_order_relaxed);
 	if (!is_worker_thread)
 		atomic_store_explicit(&Q.outside_ns, mono_ns(), memory_order_relaxed);
-	else if (worker_backlog > 0)
+	else if (backlog)
 		atomic_store_explicit(&Q.backlog_ns, mono_ns(), memory_order_relaxed);
 	bool wake = Q.sleepers > 0 &&
-	            (!is_worker_thread || (!q->quiet && (Q.length - Q.quiet_length > 1 || worker_backlog > 0)));
+	            (!is_worker_thread || (!q->quiet && (Q.length - Q.quiet_length > 2 || backlog)));
 	pthread_mutex_unlock(&Q.lock);
 	/* Signalled after unlocking, so the woken worker does not block on the
 	 * lock we still hold. */
@@ -132,6 +145,7 @@ static struct message_queue *pop_locked(void) {
 			Q.tail = NULL;
 		q->next = NULL;
 		Q.length--;
+		Q.pops++;
 		Q.quiet_length -= q->queued_quiet;
 	}
 	return q;
@@ -193,13 +207,15 @@ struct message_queue *skynet_globalmq_wait(void) {
 }
 
 void skynet_globalmq_wakeup(int all) {
+	static unsigned last_pops; /* only the timer thread calls with all == 0 */
 	pthread_mutex_lock(&Q.lock);
 	if (Q.sleepers > 0) {
 		if (all)
 			pthread_cond_broadcast(&Q.cond);
-		else if (Q.length > 0)
+		else if (Q.length > 0 && Q.pops == last_pops)
 			pthread_cond_signal(&Q.cond);
 	}
+	last_pops = Q.pops;
 	pthread_mutex_unlock(&Q.lock);
 }
 

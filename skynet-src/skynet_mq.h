@@ -30,7 +30,9 @@ void skynet_globalmq_push(struct message_queue *q);
 struct message_queue *skynet_globalmq_pop(void);
 /* Block until the run queue has a mailbox or the node quits (returns NULL). */
 struct message_queue *skynet_globalmq_wait(void);
-/* Wake every sleeping worker (used at shutdown and by the timer tick). */
+/* all: wake every sleeping worker (shutdown).  Otherwise (the timer
+ * thread, periodically): wake one if mailboxes wait and none was taken
+ * since the previous call, i.e. the work is stranded behind busy workers. */
 void skynet_globalmq_wakeup(int all);
 void skynet_globalmq_quit(void);
 int skynet_globalmq_sleepers(void);
@@ -60,5 +62,7 @@ void skynet_mq_set_quiet(struct message_queue *q);
 /* The calling worker still has n messages of its current service to run
  * after this one (see the wake-up policy in skynet_mq.c). */
 void skynet_mq_set_backlog(int n);
+/* The mailbox the calling worker is running now, or NULL. */
+void skynet_mq_set_current(struct message_queue *q);
 
 #endif

@@ -319,8 +319,11 @@ struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *sm,
 	}
 	int n = 1;
 	struct skynet_message msg;
+	skynet_mq_set_current(q);
 	for (int i = 0; i < n; i++) {
 		if (skynet_mq_pop(q, &msg)) {
+			skynet_mq_set_backlog(0);
+			skynet_mq_set_current(NULL);
 			skynet_context_release(ctx);
 			return skynet_globalmq_pop();
 		} else if (i == 0 && weight >= 0) {
@@ -337,6 +340,7 @@ struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *sm,
 		skynet_monitor_trigger(sm, 0, 0);
 	}
 	skynet_mq_set_backlog(0);
+	skynet_mq_set_current(NULL);
 	struct message_queue *nq = skynet_globalmq_pop();
 	if (nq) {
 		/* Others are waiting: requeue at the back for fairness. */

@@ -80,8 +80,15 @@ static void signal_hup(void) {
 	}
 }
 
+/* While some workers sleep and others run, work can be stranded behind a
+ * busy worker (skynet_mq.c wakes no sleeper for one or two ready
+ * mailboxes): the timer thread then looks every STRANDED_CHECK_NS instead of
+ * every tick and wakes a sleeper if nothing was taken from the run queue
+ * meanwhile, which bounds that wait to about 2 ms. */
+#define STRANDED_CHECK_NS 1000000ULL
+
 static void *thread_timer(void *p) {
-	(void)p;
+	int workers = *(const int *)p;
 	skynet_initthread(THREAD_TIMER);
 	for (;;) {
 		uint64_t wait_ns = skynet_timer_update();
@@ -91,6 +98,9 @@ static void *thread_timer(void *p) {
 		}
 		/* Work stranded behind a busy worker gets a sleeper's attention. */
 		skynet_globalmq_wakeup(0);
+		int sleepers = skynet_globalmq_sleepers();
+		if (sleepers > 0 && sleepers < workers && wait_ns > STRANDED_CHECK_NS)
+			wait_ns = STRANDED_CHECK_NS;
 		if (sleep_or_quit(wait_ns))
 			break;
 	}
@@ -160,7 +170,7 @@ static void run_threads(int thread) {
 	struct monitor_set ms = {thread, skynet_malloc(sizeof(struct skynet_monitor *) * thread)};
 	for (int i = 0; i < thread; i++)
 		ms.m[i] = skynet_monitor_new();
-	pthread_create(&timer, NULL, thread_timer, NULL);
+	pthread_create(&timer, NULL, thread_timer, &thread);
 	pthread_create(&monitor, NULL, thread_monitor, &ms);
 	pthread_create(&socket, NULL, thread_socket, NULL);
 	for (int i = 0; i < thread; i++) {
