@@ -48,25 +48,9 @@ static int send_raw(lua_State *L, struct sched *s, int addr, int type, int sessi
 		type |= PTYPE_TAG_ALLOCSESSION;
 		session = 0;
 	}
-	void *data = NULL;
-	size_t len = 0;
-	switch (lua_type(L, msg)) {
-	case LUA_TSTRING:
-		data = (void *)lua_tolstring(L, msg, &len);
-		if (len == 0)
-			data = NULL;
-		break;
-	case LUA_TLIGHTUSERDATA:
-		data = lua_touserdata(L, msg);
-		len = (size_t)luaL_checkinteger(L, msg + 1);
-		type |= PTYPE_TAG_DONTCOPY;
-		break;
-	case LUA_TNONE:
-	case LUA_TNIL:
-		break;
-	default:
-		return luaL_error(L, "invalid param %s", luaL_typename(L, msg));
-	}
+	void *data;
+	size_t len;
+	luaskynet_payload(L, msg, &type, &data, &len);
 	int r = name ? skynet_sendname(s->ctx, 0, name, type, session, data, len)
 	             : skynet_send(s->ctx, 0, dest, type, session, data, len);
 	if (r < 0)

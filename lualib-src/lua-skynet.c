@@ -168,6 +168,28 @@ static const char *get_dest_string(lua_State *L, int index) {
 	return dest;
 }
 
+void luaskynet_payload(lua_State *L, int idx, int *type, void **data, size_t *len) {
+	*data = NULL;
+	*len = 0;
+	switch (lua_type(L, idx)) {
+	case LUA_TSTRING:
+		*data = (void *)lua_tolstring(L, idx, len);
+		if (*len == 0)
+			*data = NULL;
+		break;
+	case LUA_TLIGHTUSERDATA:
+		*data = lua_touserdata(L, idx);
+		*len = (size_t)luaL_checkinteger(L, idx + 1);
+		*type |= PTYPE_TAG_DONTCOPY;
+		break;
+	case LUA_TNONE:
+	case LUA_TNIL:
+		break;
+	default:
+		luaL_error(L, "invalid param %s", luaL_typename(L, idx));
+	}
+}
+
 /* Sends the payload at stack index `idx` (and `idx+1` for a size). */
 static int send_message(lua_State *L, int source, int idx_type) {
 	struct skynet_context *context = get_context(L);
@@ -185,27 +207,9 @@ static int send_message(lua_State *L, int source, int idx_type) {
 	} else {
 		session = (int)luaL_checkinteger(L, idx_type + 1);
 	}
-	int mtype = lua_type(L, idx_type + 2);
-	void *msg = NULL;
-	size_t len = 0;
-	switch (mtype) {
-	case LUA_TSTRING: {
-		msg = (void *)lua_tolstring(L, idx_type + 2, &len);
-		if (len == 0)
-			msg = NULL;
-		break;
-	}
-	case LUA_TLIGHTUSERDATA:
-		msg = lua_touserdata(L, idx_type + 2);
-		len = (size_t)luaL_checkinteger(L, idx_type + 3);
-		type |= PTYPE_TAG_DONTCOPY;
-		break;
-	case LUA_TNONE:
-	case LUA_TNIL:
-		break;
-	default:
-		return luaL_error(L, "invalid param %s", lua_typename(L, mtype));
-	}
+	void *msg;
+	size_t len;
+	luaskynet_payload(L, idx_type + 2, &type, &msg, &len);
 	if (dest_string)
 		session = skynet_sendname(context, (uint32_t)source, dest_string, type, session, msg, len);
 	else
