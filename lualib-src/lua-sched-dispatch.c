@@ -254,6 +254,14 @@ static int next_error(lua_State *L, struct sched *s) {
 	return 0;
 }
 
+/* The coroutine at `co` owes no reply any more: drop its request's
+ * session, requester and trace tag. */
+static void forget_request(lua_State *L, struct sched *s, int co) {
+	ref_clear(L, s, R_CO_SESSION, co);
+	sched_set_address(L, s, co, 0);
+	sched_clear_tracetag(L, s, co);
+}
+
 /* A coroutine died with the error at `err`: the requester (if any) is told,
  * queued wakeups still get dispatched (by a no-op fork), and the error is
  * raised with the coroutine's traceback. */
@@ -268,11 +276,9 @@ static int co_failed(lua_State *L, struct sched *s, int co, int err) {
 			sched_send_string(L, s, -2, PTYPE_ERROR, (int)lua_tointeger(L, -3), -1);
 			lua_pop(L, 2);
 		}
-		ref_clear(L, s, R_CO_SESSION, co);
 	}
 	lua_pop(L, 1);
-	sched_set_address(L, s, co, 0);
-	sched_clear_tracetag(L, s, co);
+	forget_request(L, s, co);
 	fork_noop(L, s);
 	lua_State *thread = lua_tothread(L, co);
 	const char *msg = luaL_tolstring(L, err, NULL);
@@ -507,7 +513,6 @@ static int raw_dispatch(lua_State *L) {
 	 * requester gets the error instead of waiting forever */
 	lua_pushinteger(L, session);
 	lua_pushvalue(L, 5);
-	int base = lua_gettop(L);
 	get_field(L, s, p, K_UNPACK);
 	lua_pushvalue(L, 2);
 	lua_pushvalue(L, 3);
@@ -516,10 +521,7 @@ static int raw_dispatch(lua_State *L) {
 		return 0;
 	}
 	int err = lua_gettop(L);
-	ref_clear(L, s, R_CO_SESSION, co);
-	sched_set_address(L, s, co, 0);
-	sched_clear_tracetag(L, s, co);
-	(void)base;
+	forget_request(L, s, co);
 	lua_pushfstring(L, "unpack error: %s", luaL_tolstring(L, err, NULL));
 	if (session != 0) {
 		sched_push_error_payload(L, s, -1);

@@ -382,22 +382,16 @@ static int lazy_index(lua_State *L) {
 /* ---------------------------------------------------------------- */
 /* Module                                                            */
 
-/* Pushes module `name`: package.loaded's, else loaded by the plain require
- * (skynet.require's lua_require, which never yields). */
+/* Pushes module `name`: package.loaded's, else loaded by the global
+ * require (at luaopen, before any coroutine could make it yield). */
 static void require_plain(lua_State *L, const char *name) {
 	lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
 	if (lua_getfield(L, -1, name) != LUA_TNIL) {
 		lua_remove(L, -2);
 		return;
 	}
-	lua_pop(L, 1);
-	if (lua_getfield(L, -1, "skynet.require") != LUA_TTABLE || lua_getfield(L, -1, "lua_require") != LUA_TFUNCTION) {
-		lua_settop(L, lua_gettop(L) - 2);
-		lua_getglobal(L, "require");
-	} else {
-		lua_remove(L, -2);
-	}
-	lua_remove(L, -2);
+	lua_pop(L, 2);
+	lua_getglobal(L, "require");
 	lua_pushstring(L, name);
 	lua_call(L, 1, 1);
 }
