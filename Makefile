@@ -7,21 +7,27 @@
 #   make fuzz     build and run the libFuzzer targets (FUZZ_SECONDS each)
 #
 # Sanitizer builds: make SANITIZE=address,undefined CC=clang (see .ci/run).
+# CFLAGS from the command line or the environment are added after ours.
+#
+# `run`, `test` and `bench` install missing packages first and only then
+# build, in a second make: this make was parsed before the install, so what
+# it found on disk (the Lua library) may not have existed yet.
 
 CC ?= gcc
 LUA_INC ?= /usr/include/lua5.4
+# Deferred (=): looked up when a link needs it, not when the Makefile is read.
 LUA_LIB ?= $(firstword $(wildcard /usr/lib/*/liblua5.4.a /usr/lib/liblua5.4.a))
 
 OPT ?= -O2
-CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -I$(LUA_INC) -Iskynet-src
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -I$(LUA_INC) -Iskynet-src -MMD -MP $(CFLAGS)
 ifdef SANITIZE
-CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDSAN := -fsanitize=$(SANITIZE)
 endif
 SHARED := -fPIC -shared $(LDSAN)
 # Lua is linked statically and whole, and the executable exports its
 # symbols (-E), so every C module shares the one Lua runtime of the process.
-LUA_LINK := -Wl,--whole-archive $(LUA_LIB) -Wl,--no-whole-archive
+LUA_LINK = -Wl,--whole-archive $(LUA_LIB) -Wl,--no-whole-archive
 LIBS := -lpthread -ldl -lm
 
 CORE_SRC := $(filter-out skynet-src/skynet_main.c,$(wildcard skynet-src/*.c))
@@ -45,7 +51,7 @@ help:
 	@sed -n '1,12p' Makefile
 
 build/core/%.o: skynet-src/%.c $(CORE_HDR) | build/core
-	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
 build/core build/unit build/lualib cservice luaclib:
 	mkdir -p $@
@@ -54,34 +60,34 @@ build/libcore.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 skynet: skynet-src/skynet_main.c build/libcore.a
-	$(CC) $(CFLAGS) -o $@ $< -Wl,-E -Wl,--whole-archive build/libcore.a -Wl,--no-whole-archive $(LUA_LINK) $(LIBS) $(LDSAN)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -Wl,-E -Wl,--whole-archive build/libcore.a -Wl,--no-whole-archive $(LUA_LINK) $(LIBS) $(LDSAN)
 
 # snlua is split over several files: service_snlua.c plus snlua_*.c.
 cservice/snlua.so: service-src/service_snlua.c $(wildcard service-src/snlua_*.c service-src/snlua_*.h) $(CORE_HDR) | cservice
-	$(CC) $(CFLAGS) $(SHARED) -Iservice-src -o $@ service-src/service_snlua.c $(wildcard service-src/snlua_*.c)
+	$(CC) $(ALL_CFLAGS) $(SHARED) -Iservice-src -o $@ service-src/service_snlua.c $(wildcard service-src/snlua_*.c)
 
 cservice/%.so: service-src/service_%.c $(CORE_HDR) $(wildcard service-src/*.h lualib-src/netpack_frame.h) | cservice
-	$(CC) $(CFLAGS) $(SHARED) -Iservice-src -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(SHARED) -Iservice-src -o $@ $<
 
 luaclib/skynet.so: $(SKYNET_LUACLIB_SRC) $(wildcard lualib-src/*.h) $(CORE_HDR) | luaclib
-	$(CC) $(CFLAGS) $(SHARED) -Ilualib-src -o $@ $(SKYNET_LUACLIB_SRC)
+	$(CC) $(ALL_CFLAGS) $(SHARED) -Ilualib-src -o $@ $(SKYNET_LUACLIB_SRC)
 
 # client.socket for the stand-alone lua5.4 interpreter: no skynet core, no
 # liblua (the interpreter exports the Lua API), no sanitizer runtime.
 luaclib/client.so: lualib-src/lua-client.c | luaclib
-	$(CC) $(filter-out -fsanitize=%,$(CFLAGS)) -fPIC -shared -o $@ $<
+	$(CC) $(filter-out -fsanitize=%,$(ALL_CFLAGS)) -fPIC -shared -o $@ $<
 
 # Unit tests link the core archive, the serializer and Lua directly.
 build/lualib/%.o: lualib-src/%.c $(wildcard lualib-src/*.h) $(CORE_HDR) | build/lualib
-	$(CC) $(CFLAGS) -fPIC -Ilualib-src -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -fPIC -Ilualib-src -c -o $@ $<
 
 build/unit/%: test/unit/%.c test/unit/unit.h build/libcore.a build/lualib/lua-seri.o | build/unit
-	$(CC) $(CFLAGS) -Ilualib-src -o $@ $< build/lualib/lua-seri.o -Wl,-E -Wl,--whole-archive build/libcore.a -Wl,--no-whole-archive $(LUA_LINK) $(LIBS) $(LDSAN)
+	$(CC) $(ALL_CFLAGS) -Ilualib-src -o $@ $< build/lualib/lua-seri.o -Wl,-E -Wl,--whole-archive build/libcore.a -Wl,--no-whole-archive $(LUA_LINK) $(LIBS) $(LDSAN)
 
 # The Lua heap lives in snlua.so, not in the core: its test links the heap
 # sources directly (and stubs the one core function they call).
 build/unit/test_snlua_heap: test/unit/test_snlua_heap.c test/unit/unit.h $(wildcard service-src/snlua_heap.* service-src/snlua_pages.*) $(CORE_HDR) | build/unit
-	$(CC) $(CFLAGS) -Iservice-src -o $@ $< service-src/snlua_heap.c service-src/snlua_pages.c -lpthread $(LDSAN)
+	$(CC) $(ALL_CFLAGS) -Iservice-src -o $@ $< service-src/snlua_heap.c service-src/snlua_pages.c -lpthread $(LDSAN)
 
 unit: $(UNIT_BIN)
 
@@ -90,13 +96,16 @@ deps:
 
 # The default node is the KV database example (user notes, section 一).
 RUN_CONFIG ?= examples/config
-run: deps all
+run: deps
+	@$(MAKE) --no-print-directory all
 	./skynet $(RUN_CONFIG)
 
-test: deps all unit
+test: deps
+	@$(MAKE) --no-print-directory all unit
 	@test/run.sh
 
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@bench/run.sh
 
 FUZZ_SECONDS ?= 60
@@ -104,4 +113,8 @@ fuzz: deps
 	@fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build skynet cservice luaclib fuzz/bin
+	rm -rf build skynet skynet.d cservice luaclib fuzz/bin
+
+# Header dependencies written by -MMD (objects built straight from a .c into
+# a .so or an executable leave their .d beside the output).
+-include $(wildcard build/*/*.d cservice/*.d luaclib/*.d build/unit/*.d *.d)
