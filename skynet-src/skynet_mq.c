@@ -334,18 +334,35 @@ void skynet_mq_mark_release(struct message_queue *q) {
 		skynet_globalmq_push(q);
 }
 
-/* Called by the worker that popped a released mailbox: every message left
- * is handed to drop_func, then the mailbox is freed. */
+/* Called by the worker that popped a mailbox whose handle is gone.
+ *
+ * If the owner was deleted (`release`), every message left is handed to
+ * drop_func and the mailbox is freed.  If the owner still exists (the
+ * harbor context outlives its handle until the very end, and an in-flight
+ * lookup can hold any context a moment longer), nobody will ever run these
+ * messages either: they are dropped now and the mailbox leaves the run
+ * queue.  It is linked again by the next push, or by mark_release when the
+ * owner goes, and then freed.  (Requeueing it instead made a worker spin on
+ * it forever at shutdown, and main wait in pthread_join.) */
 void skynet_mq_release(struct message_queue *q, message_drop drop_func, void *ud) {
-	pthread_mutex_lock(&q->lock);
-	bool release = q->release;
-	pthread_mutex_unlock(&q->lock);
-	if (!release) {
-		/* Owner not deleted yet (its handle vanished first): try again later. */
-		skynet_globalmq_push(q);
-		return;
-	}
 	struct skynet_message msg;
+	for (;;) {
+		pthread_mutex_lock(&q->lock);
+		if (q->release) {
+			pthread_mutex_unlock(&q->lock);
+			break;
+		}
+		if (q->head == q->tail) {
+			q->in_global = false;
+			pthread_mutex_unlock(&q->lock);
+			return;
+		}
+		msg = q->queue[q->head];
+		if (++q->head >= q->cap)
+			q->head = 0;
+		pthread_mutex_unlock(&q->lock);
+		drop_func(&msg, ud);
+	}
 	while (!skynet_mq_pop(q, &msg))
 		drop_func(&msg, ud);
 	pthread_mutex_destroy(&q->lock);

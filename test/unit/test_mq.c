@@ -46,6 +46,37 @@ static void test_fifo_and_growth(void) {
 	skynet_mq_release(q, NULL, NULL);
 }
 
+static int dropped;
+static void count_drop(struct skynet_message *m, void *ud) {
+	(void)m;
+	(void)ud;
+	dropped++;
+}
+
+/* A mailbox whose handle is gone while its owner still exists (the harbor
+ * context at shutdown): release drops what is queued and unlinks it, and
+ * the mailbox is not requeued (that made a worker spin forever). */
+static void test_release_before_owner_gone(void) {
+	struct message_queue *q = skynet_mq_create(9);
+	skynet_globalmq_push(q);
+	skynet_globalmq_pop();
+	struct skynet_message m = make_msg(1, 1);
+	skynet_mq_push(q, &m);
+	skynet_mq_push(q, &m);
+	skynet_mq_push(q, &m);
+	dropped = 0;
+	skynet_mq_release(q, count_drop, NULL);
+	CHECK(dropped == 3, "release before the owner is gone drops the queued messages");
+	CHECK(skynet_globalmq_pop() == NULL, "release before the owner is gone does not requeue the mailbox");
+	skynet_mq_push(q, &m);
+	CHECK(skynet_globalmq_pop() == q, "a later push links the unlinked mailbox again");
+	skynet_mq_mark_release(q);
+	CHECK(skynet_globalmq_pop() == NULL, "mark_release of a linked mailbox does not link it twice");
+	dropped = 0;
+	skynet_mq_release(q, count_drop, NULL);
+	CHECK(dropped == 1, "the final release drops the rest and frees the mailbox");
+}
+
 static void test_overload(void) {
 	struct message_queue *q = skynet_mq_create(8);
 	skynet_globalmq_push(q);
@@ -133,6 +164,7 @@ static void test_concurrent_producers(void) {
 int main(void) {
 	skynet_globalmq_init();
 	test_fifo_and_growth();
+	test_release_before_owner_gone();
 	test_overload();
 	test_concurrent_producers();
 	UNIT_EXIT();
