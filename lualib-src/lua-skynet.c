@@ -22,11 +22,21 @@
 #define KNRM "\x1B[0m"
 #define KRED "\x1B[31m"
 
-/* The callback thread's stack holds: 1 traceback, 2 the Lua callback. */
+/* The callback thread's stack holds: 1 traceback, 2 the Lua callback.
+ * `running` is set while dispatch_cb runs it; `retired` when it was
+ * replaced meanwhile (then the registry pins it under CALLBACK_RUNNING
+ * until it returns).  Both are touched only by the service's own thread. */
 struct callback_context {
 	lua_State *L;
 	int forward;
+	int running;
+	int retired;
 };
+
+/* Registry fields: the current callback's userdata, and a replaced one
+ * that is still running. */
+#define CALLBACK_CURRENT "skynet.callback"
+#define CALLBACK_RUNNING "skynet.callback.running"
 
 static struct skynet_context *get_context(lua_State *L) {
 	struct skynet_context *ctx = lua_touserdata(L, lua_upvalueindex(1));
@@ -44,19 +54,12 @@ static int traceback(lua_State *L) {
 	return 1;
 }
 
-static int dispatch_cb(struct skynet_context *context, void *ud, int type, int session, uint32_t source,
-                       const void *msg, size_t sz) {
-	struct callback_context *cb = ud;
-	lua_State *L = cb->L;
-	lua_pushvalue(L, 2);
-	lua_pushinteger(L, type);
-	lua_pushlightuserdata(L, (void *)msg);
-	lua_pushinteger(L, (lua_Integer)sz);
-	lua_pushinteger(L, session);
-	lua_pushinteger(L, source);
-	int r = lua_pcall(L, 5, 0, 1);
+/* Logs a failed callback run (status r, error on the top of L) and pops
+ * the error; nothing for LUA_OK. */
+static void report_error(struct skynet_context *context, lua_State *L, int r, int session, uint32_t source,
+                         size_t sz) {
 	if (r == LUA_OK)
-		return cb->forward;
+		return;
 	const char *self = skynet_command(context, "REG", NULL);
 	const char *err = lua_tostring(L, -1);
 	switch (r) {
@@ -72,7 +75,30 @@ static int dispatch_cb(struct skynet_context *context, void *ud, int type, int s
 		break;
 	}
 	lua_pop(L, 1);
-	return cb->forward;
+}
+
+static int dispatch_cb(struct skynet_context *context, void *ud, int type, int session, uint32_t source,
+                       const void *msg, size_t sz) {
+	struct callback_context *cb = ud;
+	lua_State *L = cb->L;
+	lua_pushvalue(L, 2);
+	lua_pushinteger(L, type);
+	lua_pushlightuserdata(L, (void *)msg);
+	lua_pushinteger(L, (lua_Integer)sz);
+	lua_pushinteger(L, session);
+	lua_pushinteger(L, source);
+	cb->running = 1;
+	int r = lua_pcall(L, 5, 0, 1);
+	cb->running = 0;
+	int forward = cb->forward;
+	report_error(context, L, r, session, source, sz);
+	if (cb->retired) {
+		/* Replaced while it ran: unpin it.  It may be collected from now
+		 * on, so neither cb nor its thread is used after this. */
+		lua_pushnil(L);
+		lua_setfield(L, LUA_REGISTRYINDEX, CALLBACK_RUNNING);
+	}
+	return forward;
 }
 
 /* The function at index 1 handles every message of `context` from now on:
@@ -88,7 +114,21 @@ void luaskynet_set_callback(lua_State *L, struct skynet_context *context, int fo
 	lua_pushvalue(L, 1);
 	lua_xmove(L, cb->L, 1);
 	cb->forward = forward;
-	lua_setfield(L, LUA_REGISTRYINDEX, "skynet.callback");
+	cb->running = cb->retired = 0;
+	/* The callback being replaced may be the one running this code (as in
+	 * skynet/exit.lua): keep it, and so its thread, alive until it returns. */
+	if (lua_getfield(L, LUA_REGISTRYINDEX, CALLBACK_CURRENT) == LUA_TUSERDATA) {
+		struct callback_context *old = lua_touserdata(L, -1);
+		if (old->running) {
+			old->retired = 1;
+			lua_setfield(L, LUA_REGISTRYINDEX, CALLBACK_RUNNING);
+		} else {
+			lua_pop(L, 1);
+		}
+	} else {
+		lua_pop(L, 1);
+	}
+	lua_setfield(L, LUA_REGISTRYINDEX, CALLBACK_CURRENT);
 	skynet_callback(context, cb, dispatch_cb);
 }
 
