@@ -262,6 +262,18 @@ static void forget_request(lua_State *L, struct sched *s, int co) {
 	sched_clear_tracetag(L, s, co);
 }
 
+/* Closes a coroutine that will never be resumed again: its pending
+ * to-be-closed variables run, and it is left dead. */
+static void close_thread(lua_State *L, lua_State *thread) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+	lua_closethread(thread, L);
+#else
+	(void)L;
+	lua_resetthread(thread);
+#endif
+	lua_settop(thread, 0); /* the reset leaves the error there: now it is dead */
+}
+
 /* A coroutine died with the error at `err`: the requester (if any) is told,
  * queued wakeups still get dispatched (by a no-op fork), and the error is
  * raised with the coroutine's traceback. */
@@ -283,12 +295,7 @@ static int co_failed(lua_State *L, struct sched *s, int co, int err) {
 	lua_State *thread = lua_tothread(L, co);
 	const char *msg = luaL_tolstring(L, err, NULL);
 	luaL_traceback(L, thread, msg, 0);
-#if LUA_VERSION_RELEASE_NUM >= 50406
-	lua_closethread(thread, L);
-#else
-	lua_resetthread(thread);
-#endif
-	lua_settop(thread, 0); /* the reset leaves the error there: now it is dead */
+	close_thread(L, thread);
 	return lua_error(L);
 }
 
@@ -320,9 +327,16 @@ static void resume_settle(lua_State *L, struct sched *s, int nargs) {
 			}
 			return;
 		}
-		if (t == LUA_TNIL || (cmd && strcmp(cmd, "QUIT") == 0)) {
+		if (cmd && strcmp(cmd, "QUIT") == 0) {
+			/* the service exited from this coroutine: close it, as
+			 * upstream does, so its <close> variables run */
+			close_thread(L, lua_tothread(L, co));
 			lua_settop(L, co - 1);
-			return; /* the service exited / a plain coroutine.yield(): stays suspended */
+			return;
+		}
+		if (t == LUA_TNIL) {
+			lua_settop(L, co - 1);
+			return; /* a plain coroutine.yield(): stays suspended */
 		}
 		lua_State *thread = lua_tothread(L, co);
 		if (cmd && strcmp(cmd, "USER") == 0) {
