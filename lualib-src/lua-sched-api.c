@@ -16,143 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SESSION_DANGER 0x7fff0000
-
-/* ---------------------------------------------------------------- */
-/* Sending                                                           */
-
-#define SEND_NO_DEST (-1)
-#define SEND_TOO_LARGE (-2)
-
-/*
- * Sends the payload at `msg` (a string, a lightuserdata with its size at
- * msg+1, or nil/none for no payload) to the address at `addr` (a handle or
- * a name).  session < 0 allocates a new session.  Returns the session
- * (0 for a plain send), SEND_NO_DEST or SEND_TOO_LARGE.  A buffer handed
- * over (lightuserdata) belongs to the framework afterwards, sent or not.
- */
-static int send_raw(lua_State *L, struct sched *s, int addr, int type, int session, int msg) {
-	uint32_t dest = 0;
-	const char *name = NULL;
-	if (lua_type(L, addr) == LUA_TNUMBER) {
-		dest = (uint32_t)lua_tointeger(L, addr);
-		if (dest == 0)
-			return luaL_error(L, "Invalid service address 0");
-	} else {
-		name = lua_tostring(L, addr);
-		if (name == NULL)
-			return luaL_error(L, "dest address type (%s) must be a string or number.",
-			                  luaL_typename(L, addr));
-	}
-	if (session < 0) {
-		type |= PTYPE_TAG_ALLOCSESSION;
-		session = 0;
-	}
-	void *data;
-	size_t len;
-	luaskynet_payload(L, msg, &type, &data, &len);
-	int r = name ? skynet_sendname(s->ctx, 0, name, type, session, data, len)
-	             : skynet_send(s->ctx, 0, dest, type, session, data, len);
-	if (r < 0)
-		return r == -2 ? SEND_TOO_LARGE : SEND_NO_DEST;
-	return r;
-}
-
-/* Pushes what skynet.core's send returns for r: the session, nil or false. */
-static void push_send_result(lua_State *L, int r) {
-	if (r >= 0)
-		lua_pushinteger(L, r);
-	else if (r == SEND_TOO_LARGE)
-		lua_pushboolean(L, 0);
-	else
-		lua_pushnil(L);
-}
-
-/* Sends a text/string payload (PTYPE_ERROR and friends). */
-int sched_send_string(lua_State *L, struct sched *s, int addr, int type, int session, int str) {
-	return send_raw(L, s, lua_absindex(L, addr), type, session, lua_absindex(L, str));
-}
-
-static int next_session(struct sched *s) {
-	return skynet_send(s->ctx, 0, 0, PTYPE_TAG_ALLOCSESSION, 0, NULL, 0);
-}
-
-static int session_waited(lua_State *L, struct sched *s, int session) {
-	int t = ref_geti(L, s, R_SESSION_CO, session);
-	lua_pop(L, 1);
-	return t != LUA_TNIL;
-}
-
-/* Far from the wrap sessions only grow and cannot collide with one still
- * waiting; from SESSION_DANGER on they are allocated one by one, skipping
- * every value that still has a waiter (wire-messages.md §4). */
-static int free_session(lua_State *L, struct sched *s) {
-	int id;
-	do
-		id = next_session(s);
-	while (session_waited(L, s, id));
-	return id;
-}
-
-static int gen_session(lua_State *L, struct sched *s) {
-	if (s->careful)
-		return free_session(L, s);
-	int id = next_session(s);
-	if (id >= SESSION_DANGER)
-		s->careful = 1;
-	return id;
-}
-
-/* Sends with a new session. */
-static int send_session(lua_State *L, struct sched *s, int addr, int type, int msg) {
-	if (s->careful)
-		return send_raw(L, s, addr, type, free_session(L, s), msg);
-	int r = send_raw(L, s, addr, type, -1, msg);
-	if (r >= SESSION_DANGER)
-		s->careful = 1;
-	return r;
-}
-
-/* S.send_session(addr, id, msg, sz) -> session | nil | false */
-int sched_l_send_session(lua_State *L) {
-	struct sched *s = sched_get(L);
-	int type = (int)luaL_checkinteger(L, 2);
-	lua_settop(L, 4);
-	push_send_result(L, send_session(L, s, 1, type, 3));
-	return 1;
-}
-
-/* The session of a timer of `ti` centiseconds (the value at index ti). */
-static int timer_session(lua_State *L, struct sched *s, int ti) {
-	int isint;
-	lua_Integer t = lua_tointegerx(L, ti, &isint);
-	if (!isint) {
-		luaL_tolstring(L, ti, NULL);
-		return luaL_error(L, "time must be an integer (centiseconds), got %s", lua_tostring(L, -1));
-	}
-	if (s->careful) {
-		/* TIMEOUT takes the counter's next value: burn sessions until it is free */
-		int id;
-		do
-			id = next_session(s);
-		while (session_waited(L, s, id == 0x7fffffff ? 1 : id + 1));
-	}
-	char tmp[32];
-	snprintf(tmp, sizeof(tmp), "%lld", (long long)t);
-	const char *r = skynet_command(s->ctx, "TIMEOUT", tmp);
-	int id = r ? (int)strtol(r, NULL, 10) : 0;
-	if (id >= SESSION_DANGER)
-		s->careful = 1;
-	return id;
-}
-
-int sched_l_timer_session(lua_State *L) {
-	lua_pushinteger(L, timer_session(L, sched_get(L), 1));
-	return 1;
-}
-
 int sched_l_genid(lua_State *L) {
-	lua_pushinteger(L, gen_session(L, sched_get(L)));
+	lua_pushinteger(L, sched_gen_session(L, sched_get(L)));
 	return 1;
 }
 
@@ -162,7 +27,7 @@ int sched_l_genid(lua_State *L) {
 int sched_l_timeout(lua_State *L) {
 	struct sched *s = sched_get(L);
 	luaL_checkany(L, 2);
-	int session = timer_session(L, s, 1);
+	int session = sched_timer_session(L, s, 1);
 	sched_co_new(L, s, 2);
 	int co = lua_gettop(L);
 	lua_pushvalue(L, co);
@@ -212,7 +77,7 @@ static int sleep_k(lua_State *L, int status, lua_KContext k) {
 
 int sched_l_sleep(lua_State *L) {
 	struct sched *s = sched_get(L);
-	int session = timer_session(L, s, 1);
+	int session = sched_timer_session(L, s, 1);
 	lua_settop(L, 2);
 	if (lua_isnil(L, 2)) {
 		lua_pushthread(L);
@@ -246,7 +111,7 @@ int sched_l_wait(lua_State *L) {
 	}
 	lua_pushnil(L);
 	lua_insert(L, 1);
-	return suspend_sleep(L, s, gen_session(L, s), wait_k);
+	return suspend_sleep(L, s, sched_gen_session(L, s), wait_k);
 }
 
 int sched_l_wakeup(lua_State *L) {
@@ -338,7 +203,7 @@ int sched_l_send(lua_State *L) {
 	lua_insert(L, 3); /* p at 3, args from 4 */
 	int id = proto_id(L, s, 3);
 	pack_args(L, s, 3, 4);
-	push_send_result(L, send_raw(L, s, 1, id, 0, 4));
+	luaskynet_push_send_result(L, sched_send(L, s, 1, id, 0, 4));
 	(void)p;
 	return 1;
 }
@@ -349,10 +214,7 @@ static int call_fail(lua_State *L, struct sched *s, int addr, int r) {
 	addr = lua_absindex(L, addr);
 	sched_push_hook(L, s, "call_fail", "skynet.ext");
 	lua_pushvalue(L, addr);
-	if (r >= 0)
-		lua_pushinteger(L, r);
-	else
-		push_send_result(L, r);
+	luaskynet_push_send_result(L, r);
 	lua_call(L, 2, 0);
 	return 0;
 }
@@ -403,7 +265,7 @@ int sched_l_call(lua_State *L) {
 	lua_replace(L, 2); /* p at 2, args from 3 */
 	int id = proto_id(L, s, 2);
 	pack_args(L, s, 2, 3);
-	int r = send_session(L, s, 1, id, 3);
+	int r = sched_send_session(L, s, 1, id, 3);
 	lua_settop(L, 2);
 	if (r < 0)
 		return call_fail(L, s, 1, r);
@@ -454,17 +316,7 @@ int sched_l_ret(lua_State *L) {
 		return 1; /* the request was a send */
 	}
 	sched_push_address(L, s, 3); /* 5 */
-	int r = send_raw(L, s, 5, PTYPE_RESPONSE, session, 1);
-	if (r >= 0) {
-		lua_pushboolean(L, 1);
-		return 1;
-	}
-	if (r == SEND_TOO_LARGE) { /* the caller gets an error instead */
-		lua_pushliteral(L, "response too large");
-		sched_push_error_payload(L, s, -1);
-		sched_send_string(L, s, 5, PTYPE_ERROR, session, -1);
-	}
-	lua_pushboolean(L, 0);
+	lua_pushboolean(L, sched_reply(L, s, 5, session, 1) >= 0);
 	return 1;
 }
 
@@ -565,7 +417,7 @@ static void send_launcher(lua_State *L, struct sched *s, int nargs) {
 	lua_pushcfunction(L, luaseri_pack);
 	lua_insert(L, first + 1);
 	lua_call(L, nargs, 2);
-	send_raw(L, s, first, PTYPE_LUA, 0, first + 1);
+	sched_send(L, s, first, PTYPE_LUA, 0, first + 1);
 	lua_settop(L, first - 1);
 }
 

@@ -100,7 +100,7 @@ struct sched {
 };
 
 #pragma GCC visibility push(hidden)
-/* The registry key of the struct sched userdata (lua-sched.c). */
+/* The registry key of the struct sched userdata (lua-sched-state.c). */
 extern char sched_key;
 #pragma GCC visibility pop
 
@@ -230,7 +230,22 @@ static inline int push_proto(lua_State *L, struct sched *s, int key) { return re
 
 #pragma GCC visibility push(hidden)
 
-/* lua-sched.c: costate, shared helpers */
+/*
+ * The files, in layer order: each uses only the ones below it (checked by
+ * test/e2e/test_layers.sh with nm).
+ *   lua-sched.c           the module open, skynet.internal, the small API
+ *   lua-sched-api.c       blocking and messaging API: timers, sleep, wait,
+ *                         wakeup, fork, send, call, ret, start
+ *   lua-sched-exit.c      skynet.exit
+ *   lua-sched-dispatch.c  coroutines, queues, resume, message dispatch,
+ *                         protocols, the error and debug protocols
+ *   lua-sched-session.c   sessions, sending, replying, request bookkeeping
+ *   lua-sched-state.c     costate, trace lines, lazy modules, error payload
+ * and below them all skynet.core (lua-skynet.c).
+ */
+
+/* lua-sched-state.c */
+uint32_t sched_self(struct sched *s);
 void sched_trace_line(lua_State *L, struct sched *s, int tag, const char *text);
 struct costate *sched_costate_get(lua_State *L, struct sched *s, int co);
 struct costate *sched_costate_set(lua_State *L, struct sched *s, int co);
@@ -245,7 +260,20 @@ void sched_push_hook(lua_State *L, struct sched *s, const char *field, const cha
 void sched_trace_event(lua_State *L, struct sched *s, int tag, const char *text);
 void sched_push_error_payload(lua_State *L, struct sched *s, int err);
 
-/* lua-sched-dispatch.c: coroutines, queues, dispatch, protocols */
+/* lua-sched-session.c */
+int sched_send(lua_State *L, struct sched *s, int addr, int type, int session, int msg);
+int sched_send_string(lua_State *L, struct sched *s, int addr, int type, int session, int str);
+int sched_gen_session(lua_State *L, struct sched *s);
+int sched_send_session(lua_State *L, struct sched *s, int addr, int type, int msg);
+int sched_timer_session(lua_State *L, struct sched *s, int ti);
+int sched_reply(lua_State *L, struct sched *s, int addr, int session, int msg);
+int sched_reply_error(lua_State *L, struct sched *s, int addr, int session, int text);
+int sched_l_send_session(lua_State *L);
+int sched_l_timer_session(lua_State *L);
+int sched_l_reply(lua_State *L);
+int sched_l_reply_error(lua_State *L);
+
+/* lua-sched-dispatch.c */
 lua_State *sched_co_new(lua_State *L, struct sched *s, int f);
 void sched_cqueue_push(lua_State *L, struct sched *s, int r, struct cqueue *q, int v);
 void sched_queue_push(lua_State *L, struct sched *s, int r, int v);
@@ -261,10 +289,7 @@ int sched_error_dispatch(lua_State *L);
 int sched_l_identity(lua_State *L);
 int sched_debug_dispatch(lua_State *L);
 
-/* lua-sched-api.c: sessions, sending, calls, replies, timers, exit, start */
-int sched_send_string(lua_State *L, struct sched *s, int addr, int type, int session, int str);
-int sched_l_send_session(lua_State *L);
-int sched_l_timer_session(lua_State *L);
+/* lua-sched-api.c */
 int sched_l_genid(lua_State *L);
 int sched_l_timeout(lua_State *L);
 int sched_l_sleep(lua_State *L);

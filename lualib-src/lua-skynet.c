@@ -201,13 +201,6 @@ static int lgenid(lua_State *L) {
 	return 1;
 }
 
-static const char *get_dest_string(lua_State *L, int index) {
-	const char *dest = lua_tostring(L, index);
-	if (dest == NULL)
-		luaL_error(L, "dest address type (%s) must be a string or number.", luaL_typename(L, index));
-	return dest;
-}
-
 void luaskynet_payload(lua_State *L, int idx, int *type, void **data, size_t *len) {
 	*data = NULL;
 	*len = 0;
@@ -230,38 +223,51 @@ void luaskynet_payload(lua_State *L, int idx, int *type, void **data, size_t *le
 	}
 }
 
-/* Sends the payload at stack index `idx` (and `idx+1` for a size). */
-static int send_message(lua_State *L, int source, int idx_type) {
-	struct skynet_context *context = get_context(L);
-	uint32_t dest = (uint32_t)lua_tointeger(L, 1);
-	const char *dest_string = NULL;
+/* The one send path of the Lua modules (skynet.core's send and redirect,
+ * and every send of skynet.sched). */
+int luaskynet_send(lua_State *L, struct skynet_context *context, uint32_t source, int addr, int type,
+                   int session, int msg) {
+	/* As upstream: anything that converts to a non-zero integer (a numeric
+	 * string too) is a handle, any other string a name. */
+	uint32_t dest = (uint32_t)lua_tointeger(L, addr);
+	const char *name = NULL;
 	if (dest == 0) {
-		if (lua_type(L, 1) == LUA_TNUMBER)
+		if (lua_type(L, addr) == LUA_TNUMBER)
 			return luaL_error(L, "Invalid service address 0");
-		dest_string = get_dest_string(L, 1);
+		name = lua_tostring(L, addr);
+		if (name == NULL)
+			return luaL_error(L, "dest address type (%s) must be a string or number.",
+			                  luaL_typename(L, addr));
 	}
-	int type = (int)luaL_checkinteger(L, idx_type);
-	int session = 0;
-	if (lua_isnil(L, idx_type + 1)) {
-		type |= PTYPE_TAG_ALLOCSESSION;
-	} else {
-		session = (int)luaL_checkinteger(L, idx_type + 1);
-	}
-	void *msg;
-	size_t len;
-	luaskynet_payload(L, idx_type + 2, &type, &msg, &len);
-	if (dest_string)
-		session = skynet_sendname(context, (uint32_t)source, dest_string, type, session, msg, len);
-	else
-		session = skynet_send(context, (uint32_t)source, dest, type, session, msg, len);
 	if (session < 0) {
-		if (session == -2) {
-			lua_pushboolean(L, 0);
-			return 1;
-		}
-		return 0; /* nil: the destination does not exist */
+		type |= PTYPE_TAG_ALLOCSESSION;
+		session = 0;
 	}
-	lua_pushinteger(L, session);
+	void *data;
+	size_t len;
+	luaskynet_payload(L, msg, &type, &data, &len);
+	int r = name ? skynet_sendname(context, source, name, type, session, data, len)
+	             : skynet_send(context, source, dest, type, session, data, len);
+	if (r < 0)
+		return r == -2 ? LUASKYNET_SEND_TOO_LARGE : LUASKYNET_SEND_NO_DEST;
+	return r;
+}
+
+void luaskynet_push_send_result(lua_State *L, int r) {
+	if (r >= 0)
+		lua_pushinteger(L, r);
+	else if (r == LUASKYNET_SEND_TOO_LARGE)
+		lua_pushboolean(L, 0);
+	else
+		lua_pushnil(L);
+}
+
+/* send/redirect: (dest, [source,] type, session|nil, msg, sz) from `idx_type` on */
+static int send_message(lua_State *L, uint32_t source, int idx_type) {
+	struct skynet_context *context = get_context(L);
+	int type = (int)luaL_checkinteger(L, idx_type);
+	int session = lua_isnil(L, idx_type + 1) ? -1 : (int)luaL_checkinteger(L, idx_type + 1);
+	luaskynet_push_send_result(L, luaskynet_send(L, context, source, 1, type, session, idx_type + 2));
 	return 1;
 }
 
@@ -271,7 +277,7 @@ static int lsend(lua_State *L) { return send_message(L, 0, 2); }
 /* redirect(dest, source, type, session, msg, sz) */
 static int lredirect(lua_State *L) {
 	uint32_t source = (uint32_t)luaL_checkinteger(L, 2);
-	return send_message(L, (int)source, 3);
+	return send_message(L, source, 3);
 }
 
 /* Logs the values on the stack for `context`: tostring each, joined with

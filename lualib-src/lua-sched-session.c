@@ -1,0 +1,153 @@
+/*
+ * lua-sched-session.c -- `skynet.sched`, sessions and sending: session
+ * allocation (careful near the wrap), sending through skynet.core's one
+ * send path, and the one reply path (ret, skynet.response, errors owed to
+ * a requester).  Uses only lua-sched-state.c and skynet.core below it.
+ */
+#include "lua-sched.h"
+#include "lua-skynet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SESSION_DANGER 0x7fff0000
+
+/* ---------------------------------------------------------------- */
+/* Sending                                                           */
+
+/* Sends the payload at `msg` from this service to the address at `addr`
+ * (see luaskynet_send: the one send path). */
+int sched_send(lua_State *L, struct sched *s, int addr, int type, int session, int msg) {
+	return luaskynet_send(L, s->ctx, 0, addr, type, session, msg);
+}
+
+/* Sends a text/string payload (PTYPE_ERROR and friends). */
+int sched_send_string(lua_State *L, struct sched *s, int addr, int type, int session, int str) {
+	return sched_send(L, s, lua_absindex(L, addr), type, session, lua_absindex(L, str));
+}
+
+static int next_session(struct sched *s) {
+	return skynet_send(s->ctx, 0, 0, PTYPE_TAG_ALLOCSESSION, 0, NULL, 0);
+}
+
+static int session_waited(lua_State *L, struct sched *s, int session) {
+	int t = ref_geti(L, s, R_SESSION_CO, session);
+	lua_pop(L, 1);
+	return t != LUA_TNIL;
+}
+
+/* Far from the wrap sessions only grow and cannot collide with one still
+ * waiting; from SESSION_DANGER on they are allocated one by one, skipping
+ * every value that still has a waiter. */
+static int free_session(lua_State *L, struct sched *s) {
+	int id;
+	do
+		id = next_session(s);
+	while (session_waited(L, s, id));
+	return id;
+}
+
+int sched_gen_session(lua_State *L, struct sched *s) {
+	if (s->careful)
+		return free_session(L, s);
+	int id = next_session(s);
+	if (id >= SESSION_DANGER)
+		s->careful = 1;
+	return id;
+}
+
+/* Sends with a new session. */
+int sched_send_session(lua_State *L, struct sched *s, int addr, int type, int msg) {
+	if (s->careful)
+		return sched_send(L, s, addr, type, free_session(L, s), msg);
+	int r = sched_send(L, s, addr, type, -1, msg);
+	if (r >= SESSION_DANGER)
+		s->careful = 1;
+	return r;
+}
+
+/* S.send_session(addr, id, msg, sz) -> session | nil | false */
+int sched_l_send_session(lua_State *L) {
+	struct sched *s = sched_get(L);
+	int type = (int)luaL_checkinteger(L, 2);
+	lua_settop(L, 4);
+	luaskynet_push_send_result(L, sched_send_session(L, s, 1, type, 3));
+	return 1;
+}
+
+/* The session of a timer of `ti` centiseconds (the value at index ti). */
+int sched_timer_session(lua_State *L, struct sched *s, int ti) {
+	int isint;
+	lua_Integer t = lua_tointegerx(L, ti, &isint);
+	if (!isint) {
+		luaL_tolstring(L, ti, NULL);
+		return luaL_error(L, "time must be an integer (centiseconds), got %s", lua_tostring(L, -1));
+	}
+	if (s->careful) {
+		/* TIMEOUT takes the counter's next value: burn sessions until it is free */
+		int id;
+		do
+			id = next_session(s);
+		while (session_waited(L, s, id == 0x7fffffff ? 1 : id + 1));
+	}
+	char tmp[32];
+	snprintf(tmp, sizeof(tmp), "%lld", (long long)t);
+	const char *r = skynet_command(s->ctx, "TIMEOUT", tmp);
+	int id = r ? (int)strtol(r, NULL, 10) : 0;
+	if (id >= SESSION_DANGER)
+		s->careful = 1;
+	return id;
+}
+
+int sched_l_timer_session(lua_State *L) {
+	lua_pushinteger(L, sched_timer_session(L, sched_get(L), 1));
+	return 1;
+}
+
+
+
+/* ---------------------------------------------------------------- */
+/* Replying                                                          */
+
+/* The one reply path: answers `session` of the requester at `addr` with
+ * the payload at `msg` (a string, or a lightuserdata with its size above
+ * it).  A payload too large for a message fails the call with
+ * "response too large" instead, so the caller never waits forever.
+ * Returns what the send returned (session, or a LUASKYNET_SEND_* code). */
+int sched_reply(lua_State *L, struct sched *s, int addr, int session, int msg) {
+	addr = lua_absindex(L, addr);
+	int r = sched_send(L, s, addr, PTYPE_RESPONSE, session, lua_absindex(L, msg));
+	if (r == LUASKYNET_SEND_TOO_LARGE) {
+		lua_pushliteral(L, "response too large");
+		sched_push_error_payload(L, s, -1);
+		sched_send_string(L, s, addr, PTYPE_ERROR, session, -1);
+		lua_pop(L, 2);
+	}
+	return r;
+}
+
+/* Fails `session` of the requester at `addr` with the text at `text`
+ * (sent as is).  Returns what the send returned. */
+int sched_reply_error(lua_State *L, struct sched *s, int addr, int session, int text) {
+	return sched_send_string(L, s, addr, PTYPE_ERROR, session, text);
+}
+
+/* S.reply(addr, session, msg, sz) -> what skynet.core's send returns */
+int sched_l_reply(lua_State *L) {
+	struct sched *s = sched_get(L);
+	int session = (int)luaL_checkinteger(L, 2);
+	lua_settop(L, 4);
+	luaskynet_push_send_result(L, sched_reply(L, s, 1, session, 3));
+	return 1;
+}
+
+/* S.reply_error(addr, session, text) -> what skynet.core's send returns */
+int sched_l_reply_error(lua_State *L) {
+	struct sched *s = sched_get(L);
+	int session = (int)luaL_checkinteger(L, 2);
+	luaL_checkstring(L, 3);
+	lua_settop(L, 3);
+	luaskynet_push_send_result(L, sched_reply_error(L, s, 1, session, 3));
+	return 1;
+}
