@@ -1,14 +1,15 @@
 /*
  * lua-sched-api.c -- `skynet.sched`, the blocking and messaging API that
- * services call: session allocation and sending, send / call / wait_reply,
- * replies (ret, retpack, ignoreret, context), timeout / sleep / yield /
- * wait / wakeup / fork, and exit, start and init_service.
+ * services call: send / call / wait_reply, replies (ret, retpack,
+ * ignoreret, context), timeout / sleep / yield / wait / wakeup / fork,
+ * genid, and start and init_service.
  *
  * A function that blocks yields "SUSPEND" to the scheduler
  * (lua-sched-dispatch.c) with a continuation that picks up the resume
- * values; the state and helpers it shares are in lua-sched.h.
+ * values.  Uses the files below it (lua-sched.h lists them).
  */
 #include "lua-sched.h"
+#include "skynet_lua.h"
 #include "lua-skynet.h"
 #include "lua-seri.h"
 
@@ -165,7 +166,7 @@ int sched_l_fork(lua_State *L) {
 		lua_replace(L, 1);
 	}
 	sched_co_new(L, s, 1);
-	sched_queue_push(L, s, R_FORKQ, -1);
+	sched_fork_push(L, s, -1);
 	return 1;
 }
 
@@ -219,8 +220,8 @@ static int call_fail(lua_State *L, struct sched *s, int addr, int r) {
 	return 0;
 }
 
-/* The waiting half of call/wait_reply: stack holds addr at 1, the session
- * at `sidx`; the resume values (ok, msg, sz, session) land above `top`. */
+/* The waiting half of call/wait_reply: stack holds addr at 1; the resume
+ * values (ok, msg, sz, session) land above the `top` passed to k. */
 static int wait_reply(lua_State *L, struct sched *s, int session, lua_KFunction k) {
 	lua_pushvalue(L, 1);
 	ref_seti(L, s, R_WATCHING, session);
@@ -347,25 +348,6 @@ int sched_l_context(lua_State *L) {
 /* ---------------------------------------------------------------- */
 /* Exit and start                                                    */
 
-/* The exit sequence is in skynet/exit.lua (loaded when needed); if even
- * that load fails (say, at the memory limit) the service still retires. */
-int sched_l_exit(lua_State *L) {
-	struct sched *s = sched_get(L);
-	lua_settop(L, 0);
-	lua_pushcfunction(L, sched_l_load_lazy);
-	lua_pushliteral(L, "skynet.exit");
-	if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
-		lua_callk(L, 0, 0, 0, fork_k);
-		return 0;
-	}
-	skynet_command(s->ctx, "EXIT", NULL);
-	if (lua_pushthread(L) == 0) { /* not the main thread */
-		lua_pushliteral(L, "QUIT");
-		return lua_yieldk(L, 1, 0, fork_k);
-	}
-	return 0;
-}
-
 int sched_l_info_func(lua_State *L) {
 	struct sched *s = sched_get(L);
 	lua_settop(L, 1);
@@ -373,14 +355,6 @@ int sched_l_info_func(lua_State *L) {
 	lua_insert(L, 1);
 	lua_setfield(L, 1, "info_func");
 	return 0;
-}
-
-static int traceback_handler(lua_State *L) {
-	const char *msg = lua_tostring(L, 1);
-	if (msg == NULL && !lua_isnoneornil(L, 1))
-		return 1; /* a non-string error object goes through untouched */
-	luaL_traceback(L, L, msg, 1);
-	return 1;
 }
 
 /* init_main(start): the skynet.init functions, then start. */
@@ -421,6 +395,13 @@ static void send_launcher(lua_State *L, struct sched *s, int nargs) {
 	lua_settop(L, first - 1);
 }
 
+static int init_service_exited(lua_State *L, int status, lua_KContext k) {
+	(void)L;
+	(void)status;
+	(void)k;
+	return 0;
+}
+
 /* Reports LAUNCHOK to .launcher; on error logs "init service failed: ...",
  * sends .launcher ERROR with the message (the newservice caller's error
  * then says why) and exits. */
@@ -441,13 +422,13 @@ static int init_service_k(lua_State *L, int status, lua_KContext k) {
 	send_launcher(L, s, 2);
 	lua_settop(L, 0);
 	lua_pushcfunction(L, sched_l_exit);
-	lua_callk(L, 0, 0, 0, fork_k);
+	lua_callk(L, 0, 0, 0, init_service_exited);
 	return 0;
 }
 
 int sched_l_init_service(lua_State *L) {
 	lua_settop(L, 1);
-	lua_pushcfunction(L, traceback_handler); /* 2 */
+	lua_pushcfunction(L, skynet_lua_traceback); /* 2 */
 	lua_pushcfunction(L, init_main);
 	lua_pushvalue(L, 1);
 	int st = lua_pcallk(L, 1, 0, 2, 0, init_service_k);

@@ -128,11 +128,9 @@ static int l_noop(lua_State *L) {
 }
 
 /*
- * Queues are Lua tables (they hold Lua values).  The fork queue keeps its
- * head and tail in fields h and t because skynet/exit.lua and introspect
- * edit it; s->forks says whether it may hold anything, so an ordinary
- * message does not look.  The wakeup and error queues are ours alone and
- * keep their indices in C.
+ * Queues (fork, wakeup, error) are Lua tables, since they hold Lua values,
+ * with their head and tail in C (struct cqueue); only this file and the
+ * fork operations below touch them.
  */
 void sched_cqueue_push(lua_State *L, struct sched *s, int r, struct cqueue *q, int v) {
 	v = lua_absindex(L, v);
@@ -157,54 +155,64 @@ static int cqueue_pop(lua_State *L, struct sched *s, int r, struct cqueue *q) {
 	return 1;
 }
 
-void sched_queue_push(lua_State *L, struct sched *s, int r, int v) {
-	if (r == R_FORKQ)
-		s->forks = 1;
-	v = lua_absindex(L, v);
-	push_ref(L, s, r);
-	get_rawfield(L, s, -1, K_T);
-	lua_Integer t = lua_tointeger(L, -1) + 1;
-	lua_pop(L, 1);
-	lua_pushinteger(L, t);
-	set_rawfield(L, s, -2, K_T);
-	lua_pushvalue(L, v);
-	lua_rawseti(L, -2, t);
-	lua_pop(L, 1);
+/* Queues the coroutine at `co` to run after the current message. */
+void sched_fork_push(lua_State *L, struct sched *s, int co) {
+	sched_cqueue_push(L, s, R_FORKQ, &s->forkq, co);
 }
 
-/* Pops the head of queue r onto the stack (returns 1), or resets the
- * queue and returns 0 when it is empty. */
-static int queue_pop(lua_State *L, struct sched *s, int r) {
-	push_ref(L, s, r);
-	int q = lua_gettop(L);
-	get_rawfield(L, s, q, K_H);
-	lua_Integer h = lua_tointeger(L, -1);
-	get_rawfield(L, s, q, K_T);
-	lua_Integer t = lua_tointeger(L, -1);
-	lua_pop(L, 2);
-	if (h > t) {
-		if (h != 1) {
-			lua_pushinteger(L, 1);
-			set_rawfield(L, s, q, K_H);
-			lua_pushinteger(L, 0);
-			set_rawfield(L, s, q, K_T);
-		}
-		lua_pop(L, 1);
-		return 0;
+/* Drops every queued fork (the service is exiting). */
+void sched_fork_clear(lua_State *L, struct sched *s) {
+	push_ref(L, s, R_FORKQ);
+	for (lua_Integer i = s->forkq.h; i <= s->forkq.t; i++) {
+		lua_pushnil(L);
+		lua_rawseti(L, -2, i);
 	}
-	lua_rawgeti(L, q, h);
-	lua_pushnil(L);
-	lua_rawseti(L, q, h);
-	lua_pushinteger(L, h + 1);
-	set_rawfield(L, s, q, K_H);
-	lua_remove(L, q);
+	lua_pop(L, 1);
+	s->forkq.h = 1;
+	s->forkq.t = 0;
+}
+
+/* S.forks() -> the queued forks, in order (a new list) */
+int sched_l_forks(lua_State *L) {
+	struct sched *s = sched_get(L);
+	push_ref(L, s, R_FORKQ);
+	lua_createtable(L, (int)(s->forkq.t - s->forkq.h + 1 > 0 ? s->forkq.t - s->forkq.h + 1 : 0), 0);
+	lua_Integer n = 0;
+	for (lua_Integer i = s->forkq.h; i <= s->forkq.t; i++) {
+		lua_rawgeti(L, -2, i);
+		lua_rawseti(L, -2, ++n);
+	}
+	return 1;
+}
+
+/* S.fork_remove(co) -> true if co was queued (it no longer is) */
+int sched_l_fork_remove(lua_State *L) {
+	struct sched *s = sched_get(L);
+	lua_settop(L, 1);
+	push_ref(L, s, R_FORKQ); /* 2 */
+	for (lua_Integer i = s->forkq.h; i <= s->forkq.t; i++) {
+		lua_rawgeti(L, 2, i);
+		int same = lua_rawequal(L, -1, 1);
+		lua_pop(L, 1);
+		if (same) {
+			for (lua_Integer j = i; j < s->forkq.t; j++) {
+				lua_rawgeti(L, 2, j + 1);
+				lua_rawseti(L, 2, j);
+			}
+			lua_pushnil(L);
+			lua_rawseti(L, 2, s->forkq.t--);
+			lua_pushboolean(L, 1);
+			return 1;
+		}
+	}
+	lua_pushboolean(L, 0);
 	return 1;
 }
 
 static void fork_noop(lua_State *L, struct sched *s) {
 	lua_pushcfunction(L, l_noop);
 	sched_co_new(L, s, -1);
-	sched_queue_push(L, s, R_FORKQ, -1);
+	sched_fork_push(L, s, -1);
 	lua_pop(L, 2);
 }
 
@@ -254,26 +262,6 @@ static int next_error(lua_State *L, struct sched *s) {
 	return 0;
 }
 
-/* The coroutine at `co` owes no reply any more: drop its request's
- * session, requester and trace tag. */
-static void forget_request(lua_State *L, struct sched *s, int co) {
-	ref_clear(L, s, R_CO_SESSION, co);
-	sched_set_address(L, s, co, 0);
-	sched_clear_tracetag(L, s, co);
-}
-
-/* Closes a coroutine that will never be resumed again: its pending
- * to-be-closed variables run, and it is left dead. */
-static void close_thread(lua_State *L, lua_State *thread) {
-#if LUA_VERSION_RELEASE_NUM >= 50406
-	lua_closethread(thread, L);
-#else
-	(void)L;
-	lua_resetthread(thread);
-#endif
-	lua_settop(thread, 0); /* the reset leaves the error there: now it is dead */
-}
-
 /* A coroutine died with the error at `err`: the requester (if any) is told,
  * queued wakeups still get dispatched (by a no-op fork), and the error is
  * raised with the coroutine's traceback. */
@@ -285,12 +273,12 @@ static int co_failed(lua_State *L, struct sched *s, int co, int err) {
 			lua_pop(L, 1);
 			sched_push_address(L, s, co);
 			sched_push_error_payload(L, s, err);
-			sched_send_string(L, s, -2, PTYPE_ERROR, (int)lua_tointeger(L, -3), -1);
+			sched_reply_error(L, s, -2, (int)lua_tointeger(L, -3), -1);
 			lua_pop(L, 2);
 		}
 	}
 	lua_pop(L, 1);
-	forget_request(L, s, co);
+	sched_forget_request(L, s, co);
 	fork_noop(L, s);
 	lua_State *thread = lua_tothread(L, co);
 	const char *msg = luaL_tolstring(L, err, NULL);
@@ -486,7 +474,7 @@ static int raw_dispatch(lua_State *L) {
 				lua_pushinteger(L, prototype);
 			lua_pushfstring(L, "no dispatch for protocol %s", luaL_tolstring(L, -1, NULL));
 			sched_push_error_payload(L, s, -1);
-			sched_send_string(L, s, 5, PTYPE_ERROR, (int)session, -1);
+			sched_reply_error(L, s, 5, (int)session, -1);
 		} else {
 			lua_pushinteger(L, session);
 			lua_pushvalue(L, 5);
@@ -535,11 +523,11 @@ static int raw_dispatch(lua_State *L) {
 		return 0;
 	}
 	int err = lua_gettop(L);
-	forget_request(L, s, co);
+	sched_forget_request(L, s, co);
 	lua_pushfstring(L, "unpack error: %s", luaL_tolstring(L, err, NULL));
 	if (session != 0) {
 		sched_push_error_payload(L, s, -1);
-		sched_send_string(L, s, 5, PTYPE_ERROR, (int)session, -1);
+		sched_reply_error(L, s, 5, (int)session, -1);
 		lua_pop(L, 1);
 	}
 	return lua_error(L);
@@ -561,7 +549,7 @@ int sched_l_dispatch_message(lua_State *L) {
 	if (ok)
 		lua_pushnil(L);
 	int err = lua_gettop(L); /* the error so far */
-	while (s->forks && queue_pop(L, s, R_FORKQ)) {
+	while (cqueue_pop(L, s, R_FORKQ, &s->forkq)) {
 		lua_pushcfunction(L, run_fork);
 		lua_insert(L, -2);
 		if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
@@ -578,7 +566,6 @@ int sched_l_dispatch_message(lua_State *L) {
 			ok = 0;
 		}
 	}
-	s->forks = 0;
 	if (!ok)
 		return lua_error(L);
 	return 0;
@@ -597,23 +584,22 @@ static void push_error(lua_State *L, struct sched *s, int session, int text) {
 	ref_set(L, s, R_ERROR_TEXT, session);
 }
 
-/* fail_source(source, text) */
+/* fail_source(source, text): the service at `source` is gone. */
 int sched_l_fail_source(lua_State *L) {
 	struct sched *s = sched_get(L);
 	lua_settop(L, 2);
-	push_ref(L, s, R_UNRESPONSE); /* 3 */
-	lua_pushnil(L);
-	while (lua_next(L, 3)) {
-		if (lua_compare(L, -1, 1, LUA_OPEQ)) {
-			lua_pushvalue(L, -2);
-			lua_pushnil(L);
-			lua_rawset(L, 3); /* clearing a field during traversal is allowed */
-		}
+	/* skynet.response closures owed to it become invalid */
+	sched_push_hook(L, s, "fail_responses", NULL); /* set by skynet/response.lua */
+	if (lua_isfunction(L, -1)) {
+		lua_pushvalue(L, 1);
+		lua_call(L, 1, 0);
+	} else {
 		lua_pop(L, 1);
 	}
-	push_ref(L, s, R_WATCHING); /* 4 */
+	/* and every call waiting on it fails */
+	push_ref(L, s, R_WATCHING); /* 3 */
 	lua_pushnil(L);
-	while (lua_next(L, 4)) {
+	while (lua_next(L, 3)) {
 		if (lua_compare(L, -1, 1, LUA_OPEQ))
 			push_error(L, s, -2, 2);
 		lua_pop(L, 1);

@@ -110,6 +110,12 @@ int sched_l_timer_session(lua_State *L) {
 /* ---------------------------------------------------------------- */
 /* Replying                                                          */
 
+/* Fails `session` of the requester at `addr` with the text at `text`
+ * (sent as is).  Returns what the send returned. */
+int sched_reply_error(lua_State *L, struct sched *s, int addr, int session, int text) {
+	return sched_send_string(L, s, addr, PTYPE_ERROR, session, text);
+}
+
 /* The one reply path: answers `session` of the requester at `addr` with
  * the payload at `msg` (a string, or a lightuserdata with its size above
  * it).  A payload too large for a message fails the call with
@@ -121,16 +127,10 @@ int sched_reply(lua_State *L, struct sched *s, int addr, int session, int msg) {
 	if (r == LUASKYNET_SEND_TOO_LARGE) {
 		lua_pushliteral(L, "response too large");
 		sched_push_error_payload(L, s, -1);
-		sched_send_string(L, s, addr, PTYPE_ERROR, session, -1);
+		sched_reply_error(L, s, addr, session, -1);
 		lua_pop(L, 2);
 	}
 	return r;
-}
-
-/* Fails `session` of the requester at `addr` with the text at `text`
- * (sent as is).  Returns what the send returned. */
-int sched_reply_error(lua_State *L, struct sched *s, int addr, int session, int text) {
-	return sched_send_string(L, s, addr, PTYPE_ERROR, session, text);
 }
 
 /* S.reply(addr, session, msg, sz) -> what skynet.core's send returns */
@@ -150,4 +150,116 @@ int sched_l_reply_error(lua_State *L) {
 	lua_settop(L, 3);
 	luaskynet_push_send_result(L, sched_reply_error(L, s, 1, session, 3));
 	return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Request bookkeeping: the operations the Lua modules (introspect,  */
+/* request, response, ext) use instead of editing these tables.      */
+
+/* The coroutine at `co` owes no reply any more: drop its request's
+ * session, requester and trace tag. */
+void sched_forget_request(lua_State *L, struct sched *s, int co) {
+	co = lua_absindex(L, co);
+	ref_clear(L, s, R_CO_SESSION, co);
+	sched_set_address(L, s, co, 0);
+	sched_clear_tracetag(L, s, co);
+}
+
+/* Nobody waits for `session` any more: a late reply or timer for it is
+ * dropped ("BREAK"), and what was kept for it is forgotten; with `sleeper`,
+ * also the token of a coroutine sleeping on it (a scan of the sleepers). */
+void sched_break_session(lua_State *L, struct sched *s, lua_Integer session, int sleeper) {
+	if (ref_geti(L, s, R_SESSION_CO, session) != LUA_TNIL) {
+		push_key(L, s, K_BREAK);
+		ref_seti(L, s, R_SESSION_CO, session);
+	}
+	lua_pop(L, 1);
+	lua_pushnil(L);
+	ref_seti(L, s, R_WATCHING, session);
+	lua_pushnil(L);
+	ref_seti(L, s, R_ERROR_TEXT, session);
+	if (!sleeper)
+		return;
+	push_ref(L, s, R_SLEEP);
+	int sleep = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, sleep)) {
+		if (lua_tointeger(L, -1) == session) {
+			lua_pop(L, 1);
+			lua_pushnil(L);
+			lua_rawset(L, sleep);
+			break;
+		}
+		lua_pop(L, 1);
+	}
+	lua_settop(L, sleep - 1);
+}
+
+/* S.forget(co [, why]): co owes no reply; with `why`, a requester still
+ * waiting is answered with that error first. */
+int sched_l_forget(lua_State *L) {
+	struct sched *s = sched_get(L);
+	luaL_checktype(L, 1, LUA_TTHREAD);
+	lua_settop(L, 2);
+	if (!lua_isnil(L, 2) && ref_get(L, s, R_CO_SESSION, 1) == LUA_TNUMBER) {
+		int session = (int)lua_tointeger(L, -1);
+		sched_push_address(L, s, 1);
+		if (session != 0 && !lua_isnil(L, -1)) {
+			sched_push_error_payload(L, s, 2);
+			sched_reply_error(L, s, -2, session, -1);
+		}
+	}
+	lua_settop(L, 1);
+	sched_forget_request(L, s, 1);
+	return 0;
+}
+
+/* S.break_session(session [, sleeper]) */
+int sched_l_break_session(lua_State *L) {
+	sched_break_session(L, sched_get(L), luaL_checkinteger(L, 1), lua_toboolean(L, 2));
+	return 0;
+}
+
+/* S.watch(session, co [, addr]): co waits for the reply to session (a call
+ * to addr, failed at once if addr dies). */
+int sched_l_watch(lua_State *L) {
+	struct sched *s = sched_get(L);
+	lua_Integer session = luaL_checkinteger(L, 1);
+	luaL_checktype(L, 2, LUA_TTHREAD);
+	lua_settop(L, 3);
+	lua_pushvalue(L, 2);
+	ref_seti(L, s, R_SESSION_CO, session);
+	if (!lua_isnil(L, 3)) {
+		lua_pushvalue(L, 3);
+		ref_seti(L, s, R_WATCHING, session);
+	}
+	return 0;
+}
+
+/* S.settle(session) -> the error text that failed it, or nil: the reply to
+ * session arrived (or failed); nothing more is kept for it. */
+int sched_l_settle(lua_State *L) {
+	struct sched *s = sched_get(L);
+	lua_Integer session = luaL_checkinteger(L, 1);
+	lua_pushnil(L);
+	ref_seti(L, s, R_WATCHING, session);
+	ref_geti(L, s, R_ERROR_TEXT, session);
+	lua_pushnil(L);
+	ref_seti(L, s, R_ERROR_TEXT, session);
+	return 1;
+}
+
+/* S.take_request() -> session, requester, trace tag of the running
+ * coroutine's request (nil if it has none), which stops owing the reply:
+ * skynet.response answers it later. */
+int sched_l_take_request(lua_State *L) {
+	struct sched *s = sched_get(L);
+	lua_settop(L, 0);
+	push_running(L, s); /* 1 */
+	if (ref_get(L, s, R_CO_SESSION, 1) == LUA_TNIL)
+		return 1;
+	ref_clear(L, s, R_CO_SESSION, 1);
+	sched_push_address(L, s, 1);
+	sched_co_tracetag(L, s, 1);
+	return 3;
 }

@@ -1,6 +1,8 @@
 /*
  * lua-sched.c -- `skynet.sched`: the scheduler and core API behind
- * lualib/skynet.lua (api-skynet.md §1-§4), in C.
+ * lualib/skynet.lua, in C.  This file is the module's entry point: it
+ * builds the skynet table (and its lazy __index), fills skynet.internal,
+ * and holds the small API (self, address, getenv, error).
  *
  * Why C: every service has its own Lua state and stock Lua cannot share
  * function prototypes between states, so each Lua function of the core
@@ -8,29 +10,24 @@
  * is light C functions (no per-state cost but a table slot), which cut an
  * idle service by ~25 kB and its start by the bytecode load.
  *
- * Model (unchanged from the Lua version).  Each request runs its
- * protocol's dispatch function in a coroutine of its own, taken from a pool
- * of finished ones.  A coroutine that blocks (call, sleep, wait) yields
- * "SUSPEND" to the scheduler, which resumes it when the reply, the timer
- * or the wakeup for its session arrives.  After a coroutine suspends, queued
- * wakeups and failed sessions are dispatched; after each message, the
- * forked coroutines run.
+ * Model.  Each request runs its protocol's dispatch function in a
+ * coroutine of its own, taken from a pool of finished ones.  A coroutine
+ * that blocks (call, sleep, wait) yields "SUSPEND" to the scheduler, which
+ * resumes it when the reply, the timer or the wakeup for its session
+ * arrives.  After a coroutine suspends, queued wakeups and failed sessions
+ * are dispatched; after each message, the forked coroutines run.
  *
- * State.  The scheduler's tables are ordinary Lua tables, shared through
- * `require "skynet.internal"` (S) with the lazily loaded Lua modules
- * (skynet/ext.lua, introspect, request, response, exit, debug).  C reaches
- * them through registry references kept in `struct sched`.
+ * State.  The scheduler's tables are Lua tables (they hold Lua values)
+ * owned by C and reached through registry references kept in struct sched.
+ * The lazily loaded Lua modules (skynet/ext, introspect, request, response,
+ * debug) see them only through skynet.internal (fill_internal below).
  *
  * Errors never hang a caller, and say why: a request whose handler raises
  * is answered with PTYPE_ERROR whose payload is ":<callee>: <message>"
  * (first line, no traceback); the caller's skynet.call raises
  * "call to <addr> failed: <payload>" (S.call_fail in skynet/ext.lua).
  *
- * Files.  This file holds the module open, the per-coroutine state
- * (costate) and its proxy tables, the small API and the helpers the other
- * parts share; lua-sched-dispatch.c the coroutines, queues, resume and
- * message dispatch; lua-sched-api.c sessions, sending, calls, replies,
- * timers, exit and start.  lua-sched.h is what they share.
+ * The other files of the module and their order are listed in lua-sched.h.
  */
 #include "lua-sched.h"
 #include "lua-seri.h"
@@ -40,11 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The interned strings of the K_* keys (lua-sched.h), in enum order. */
-static const char *const key_names[K_COUNT] = {"h",    "t",    "dispatch",   "unpack",  "pack", "id",
-                                               "trace", "name", "timer_hook", "SUSPEND", "BREAK"};
+static const char *const key_names[K_COUNT] = {"dispatch", "unpack",  "pack",   "id",   "trace",
+                                               "name",     "timer_hook", "SUSPEND", "BREAK"};
 
 /* ---------------------------------------------------------------- */
 /* skynet.internal's proxy tables                                     */
@@ -247,15 +243,6 @@ static void new_ref_table(lua_State *L, int *next, struct sched *s, int r) {
 	s->ref[r] = new_ref(L, next);
 }
 
-static void new_queue(lua_State *L, int *next, struct sched *s, int r) {
-	lua_createtable(L, 0, 2);
-	lua_pushinteger(L, 1);
-	lua_setfield(L, -2, "h");
-	lua_pushinteger(L, 0);
-	lua_setfield(L, -2, "t");
-	s->ref[r] = new_ref(L, next);
-}
-
 /* S[name]: an empty table whose reads and writes go to C. */
 static void set_proxy(lua_State *L, int S, const char *name, lua_CFunction index, lua_CFunction newindex) {
 	lua_newtable(L);
@@ -268,25 +255,25 @@ static void set_proxy(lua_State *L, int S, const char *name, lua_CFunction index
 	lua_setfield(L, S, name);
 }
 
-/* package.preload["skynet.internal"]: S with the scheduler's tables and
- * functions, for the Lua modules that work on its state. */
+/* package.preload["skynet.internal"]: S, for the Lua modules that work on
+ * the scheduler's state (skynet/ext, introspect, request, response, debug,
+ * inject).  C owns that state: the modules change it only through the
+ * functions below.  Two tables are visible to Lua, read-only:
+ *   S.proto                 name/id -> protocol (written by register_protocol)
+ *   S.session_id_coroutine  session -> waiting coroutine or "BREAK" (for
+ *                           task, uniqtask, debug's listing)
+ * and two proxies whose reads and writes go to C (requester address and
+ * trace tag of a coroutine).  The modules set hooks in S that C calls:
+ * call_fail, trace_event, timer_hook, unknown_request, unknown_response,
+ * info_func, fail_responses, close_responses. */
 static int fill_internal(lua_State *L) {
 	struct sched *s = sched_get(L);
 	push_ref(L, s, R_S);
 	int S = lua_gettop(L);
-	static const struct {
-		const char *name;
-		int ref;
-	} tables[] = {
-		{"proto", R_PROTO},           {"session_id_coroutine", R_SESSION_CO},
-		{"session_coroutine_id", R_CO_SESSION}, {"watching_session", R_WATCHING},
-		{"error_text", R_ERROR_TEXT}, {"unresponse", R_UNRESPONSE},
-		{"sleep_session", R_SLEEP},   {"fork_queue", R_FORKQ},
-	};
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		push_ref(L, s, tables[i].ref);
-		lua_setfield(L, S, tables[i].name);
-	}
+	push_ref(L, s, R_PROTO);
+	lua_setfield(L, S, "proto");
+	push_ref(L, s, R_SESSION_CO);
+	lua_setfield(L, S, "session_id_coroutine");
 	set_proxy(L, S, "session_coroutine_address", address_index, address_newindex);
 	set_proxy(L, S, "session_coroutine_tracetag", tracetag_index, tracetag_newindex);
 	luaL_Reg internal[] = {
@@ -297,6 +284,15 @@ static int fill_internal(lua_State *L) {
 		{"send_session", sched_l_send_session},
 		{"timer_session", sched_l_timer_session},
 		{"wait_reply", sched_l_wait_reply},
+		{"reply", sched_l_reply},
+		{"reply_error", sched_l_reply_error},
+		{"take_request", sched_l_take_request},
+		{"forget", sched_l_forget},
+		{"watch", sched_l_watch},
+		{"settle", sched_l_settle},
+		{"break_session", sched_l_break_session},
+		{"forks", sched_l_forks},
+		{"fork_remove", sched_l_fork_remove},
 		{"fail_source", sched_l_fail_source},
 		{"error_payload", l_error_payload},
 		{NULL, NULL},
@@ -378,13 +374,12 @@ int luaopen_skynet_sched(lua_State *L) {
 	s->ref[R_COSTATES] = new_ref(L, &next);
 	new_ref_table(L, &next, s, R_WATCHING);
 	new_ref_table(L, &next, s, R_ERROR_TEXT);
-	new_ref_table(L, &next, s, R_UNRESPONSE);
 	new_ref_table(L, &next, s, R_SLEEP);
 	new_ref_table(L, &next, s, R_TRACE_SOURCE);
-	new_queue(L, &next, s, R_FORKQ);
+	new_ref_table(L, &next, s, R_FORKQ);
 	new_ref_table(L, &next, s, R_WAKEUPQ);
 	new_ref_table(L, &next, s, R_ERRORQ);
-	s->wakeupq.h = s->errorq.h = 1;
+	s->wakeupq.h = s->errorq.h = s->forkq.h = 1;
 	lua_newtable(L); /* the coroutine pool, weak values */
 	lua_createtable(L, 0, 1);
 	lua_pushliteral(L, "v");

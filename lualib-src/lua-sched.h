@@ -1,23 +1,11 @@
 /*
- * lua-sched.h -- internal header of `skynet.sched` (not for other modules).
- *
- * The module is split in three files, by concern:
- *   lua-sched.c           the module open, the per-coroutine state (costate)
- *                         and its proxy tables, the small API (self, address,
- *                         getenv, the lazy __index), shared helpers (trace
- *                         lines, lazy module loading, error payloads);
- *   lua-sched-dispatch.c  coroutines and their pool, the queues, resume and
- *                         settle, the message dispatch, protocols, the error
- *                         and debug protocols;
- *   lua-sched-api.c       sessions and sending, send/call/wait_reply, replies,
- *                         timeout/sleep/yield/wait/wakeup/fork, exit and start.
- * The model and the reasons for writing it in C are at the top of lua-sched.c.
- *
- * This header holds what they share: the scheduler's state (struct sched,
- * struct costate), the registry-reference and interned-key helpers every
- * part uses (static inline), and the functions that cross files (prefixed
+ * lua-sched.h -- internal header of `skynet.sched` (not for other modules):
+ * the scheduler's state (struct sched, struct costate), the registry and
+ * interned-key helpers every part uses (static inline), and the functions
+ * that cross files, grouped by the file that defines them (prefixed
  * sched_; sched_l_* are lua_CFunctions).  Those are hidden: they are not
  * part of skynet.so's interface, and calls between the files stay direct.
+ * The model is described at the top of lua-sched.c.
  */
 #ifndef LUA_SCHED_H
 #define LUA_SCHED_H
@@ -43,10 +31,9 @@ enum {
 	R_COSTATES,       /* thread -> its costate userdata (weak keys) */
 	R_WATCHING,       /* session of a call in flight -> address called */
 	R_ERROR_TEXT,     /* session -> text of the PTYPE_ERROR that failed it */
-	R_UNRESPONSE,     /* unused skynet.response closure -> requester address */
 	R_SLEEP,          /* token -> session it sleeps/waits on */
 	R_TRACE_SOURCE,   /* source -> trace tag announced by PTYPE_TRACE */
-	R_FORKQ,          /* {h=, t=, ...} coroutines to run after the current message */
+	R_FORKQ,          /* coroutines to run after the current message (indices in struct sched) */
 	R_WAKEUPQ,        /* tokens passed to skynet.wakeup (indices in struct sched) */
 	R_ERRORQ,         /* sessions to fail (likewise) */
 	R_POOL,           /* finished coroutines (weak values) */
@@ -61,7 +48,7 @@ enum {
 
 /* Strings the hot paths use, kept interned (lua_getfield with a C string
  * would look each up in the string cache, strcmp included). */
-enum { K_H, K_T, K_DISPATCH, K_UNPACK, K_PACK, K_ID, K_TRACE, K_NAME, K_TIMER_HOOK, K_SUSPEND, K_BREAK, K_COUNT };
+enum { K_DISPATCH, K_UNPACK, K_PACK, K_ID, K_TRACE, K_NAME, K_TIMER_HOOK, K_SUSPEND, K_BREAK, K_COUNT };
 
 /*
  * What the scheduler knows of one coroutine besides its session (kept in
@@ -86,8 +73,7 @@ struct cqueue {
 
 /* One per service (a full userdata anchored in the registry). */
 struct sched {
-	struct cqueue wakeupq, errorq;
-	int forks; /* the fork queue may be non-empty */
+	struct cqueue wakeupq, errorq, forkq;
 	struct costate main_co; /* the costate of threads that have none of their own */
 	int trace_sources;      /* PTYPE_TRACE announcements were received */
 	struct skynet_context *ctx;
@@ -127,14 +113,6 @@ static inline int get_field(lua_State *L, struct sched *s, int t, int k) {
 	t = lua_absindex(L, t);
 	push_key(L, s, k);
 	return lua_gettable(L, t);
-}
-
-/* t[key] = the value on the top (popped), raw: for our own tables. */
-static inline void set_rawfield(lua_State *L, struct sched *s, int t, int k) {
-	t = lua_absindex(L, t);
-	push_key(L, s, k);
-	lua_insert(L, -2);
-	lua_rawset(L, t);
 }
 
 static inline int get_rawfield(lua_State *L, struct sched *s, int t, int k) {
@@ -225,6 +203,18 @@ static inline void set_running(lua_State *L, struct sched *s, int co) {
 	set_thread_ref(L, s, R_RUNNING);
 }
 
+/* Closes a coroutine that will never be resumed again: its pending
+ * to-be-closed variables run and it is left dead. */
+static inline void close_thread(lua_State *L, lua_State *co) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+	lua_closethread(co, L);
+#else
+	(void)L;
+	lua_resetthread(co);
+#endif
+	lua_settop(co, 0); /* the reset leaves the error there */
+}
+
 /* Pushes proto[key] for the value at `key` (nil if unknown). */
 static inline int push_proto(lua_State *L, struct sched *s, int key) { return ref_get(L, s, R_PROTO, key); }
 
@@ -272,11 +262,21 @@ int sched_l_send_session(lua_State *L);
 int sched_l_timer_session(lua_State *L);
 int sched_l_reply(lua_State *L);
 int sched_l_reply_error(lua_State *L);
+void sched_forget_request(lua_State *L, struct sched *s, int co);
+void sched_break_session(lua_State *L, struct sched *s, lua_Integer session, int sleeper);
+int sched_l_forget(lua_State *L);
+int sched_l_break_session(lua_State *L);
+int sched_l_watch(lua_State *L);
+int sched_l_settle(lua_State *L);
+int sched_l_take_request(lua_State *L);
 
 /* lua-sched-dispatch.c */
 lua_State *sched_co_new(lua_State *L, struct sched *s, int f);
 void sched_cqueue_push(lua_State *L, struct sched *s, int r, struct cqueue *q, int v);
-void sched_queue_push(lua_State *L, struct sched *s, int r, int v);
+void sched_fork_push(lua_State *L, struct sched *s, int co);
+void sched_fork_clear(lua_State *L, struct sched *s);
+int sched_l_forks(lua_State *L);
+int sched_l_fork_remove(lua_State *L);
 int sched_l_resume(lua_State *L);
 int sched_l_running(lua_State *L);
 int sched_l_set_running(lua_State *L);
@@ -288,6 +288,9 @@ int sched_l_fail_source(lua_State *L);
 int sched_error_dispatch(lua_State *L);
 int sched_l_identity(lua_State *L);
 int sched_debug_dispatch(lua_State *L);
+
+/* lua-sched-exit.c */
+int sched_l_exit(lua_State *L);
 
 /* lua-sched-api.c */
 int sched_l_genid(lua_State *L);
@@ -304,7 +307,6 @@ int sched_l_ret(lua_State *L);
 int sched_l_retpack(lua_State *L);
 int sched_l_ignoreret(lua_State *L);
 int sched_l_context(lua_State *L);
-int sched_l_exit(lua_State *L);
 int sched_l_info_func(lua_State *L);
 int sched_l_init_service(lua_State *L);
 int sched_l_start(lua_State *L);

@@ -6,18 +6,19 @@
  * framework; a lightuserdata + size hands the buffer over (DONTCOPY); an
  * empty string or nil sends no payload.
  */
+#include "skynet_lua.h"
 #include "lua-seri.h"
 #include "lua-skynet.h"
 #include "skynet.h"
 #include "skynet_handle.h" /* lalive */
 #include "skynet_server.h" /* lalive */
+#include "skynet_timer.h"  /* skynet_hpc */
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define KNRM "\x1B[0m"
 #define KRED "\x1B[31m"
@@ -43,15 +44,6 @@ static struct skynet_context *get_context(lua_State *L) {
 	if (ctx == NULL)
 		luaL_error(L, "Init skynet context first");
 	return ctx;
-}
-
-static int traceback(lua_State *L) {
-	const char *msg = lua_tostring(L, 1);
-	if (msg)
-		luaL_traceback(L, L, msg, 1);
-	else
-		lua_pushliteral(L, "(no error message)");
-	return 1;
 }
 
 /* Logs a failed callback run (status r, error on the top of L) and pops
@@ -110,13 +102,13 @@ void luaskynet_set_callback(lua_State *L, struct skynet_context *context, int fo
 	struct callback_context *cb = lua_newuserdatauv(L, sizeof(*cb), 2);
 	cb->L = lua_newthread(L);
 	lua_setiuservalue(L, -2, 1); /* the userdata keeps the thread alive */
-	lua_pushcfunction(cb->L, traceback);
+	lua_pushcfunction(cb->L, skynet_lua_traceback);
 	lua_pushvalue(L, 1);
 	lua_xmove(L, cb->L, 1);
 	cb->forward = forward;
 	cb->running = cb->retired = 0;
 	/* The callback being replaced may be the one running this code (as in
-	 * skynet/exit.lua): keep it, and so its thread, alive until it returns. */
+	 * skynet.exit): keep it, and so its thread, alive until it returns. */
 	if (lua_getfield(L, LUA_REGISTRYINDEX, CALLBACK_CURRENT) == LUA_TUSERDATA) {
 		struct callback_context *old = lua_touserdata(L, -1);
 		if (old->running) {
@@ -327,18 +319,12 @@ static int lharbor(lua_State *L) {
 	return 2;
 }
 
-static uint64_t mono_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* trace(tag, text): one `<TRACE tag> <hpc ns> text` log line. */
 static int ltrace(lua_State *L) {
 	struct skynet_context *context = get_context(L);
 	const char *tag = luaL_checkstring(L, 1);
 	const char *text = luaL_optstring(L, 2, "");
-	skynet_error(context, "<TRACE %s> %llu %s", tag, (unsigned long long)mono_ns(), text);
+	skynet_error(context, "<TRACE %s> %llu %s", tag, (unsigned long long)skynet_hpc(), text);
 	return 0;
 }
 
@@ -375,7 +361,7 @@ static int lnow(lua_State *L) {
 }
 
 static int lhpc(lua_State *L) {
-	lua_pushinteger(L, (lua_Integer)mono_ns());
+	lua_pushinteger(L, (lua_Integer)skynet_hpc());
 	return 1;
 }
 

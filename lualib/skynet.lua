@@ -1,4 +1,4 @@
--- skynet.lua -- the core Lua API of a skynet service (api-skynet.md §1-§4).
+-- skynet.lua -- the core Lua API of a skynet service.
 --
 -- Every snlua service loads this module, so its cost is paid once per
 -- service: the scheduler and the core functions (send, call, ret, dispatch,
@@ -14,8 +14,8 @@
 --   skynet/introspect.lua task, uniqtask, killthread, trace*, tracecall
 --   skynet/request.lua    request batches
 --   skynet/response.lua   response
---   skynet/exit.lua       the body of skynet.exit
 --   skynet/debug.lua      the debug protocol, loaded by the first debug message
--- They reach the scheduler's state through `require "skynet.internal"`.
+-- They reach the scheduler's state through `require "skynet.internal"`
+-- (its contents are listed at fill_internal in lua-sched.c).
 
 return require "skynet.sched"

@@ -10,6 +10,7 @@
  * loader finds the service file and runs it; the service installs its own
  * message callback through skynet.core.
  */
+#include "skynet_lua.h"
 #include "skynet.h"
 #include "skynet_server.h" /* skynet_node_quitting */
 #include "snlua_codecache.h"
@@ -62,15 +63,6 @@ static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 	return p;
 }
 
-static int traceback(lua_State *L) {
-	const char *msg = lua_tostring(L, 1);
-	if (msg)
-		luaL_traceback(L, L, msg, 1);
-	else
-		lua_pushliteral(L, "(no error message)");
-	return 1;
-}
-
 static void report_launcher_error(struct skynet_context *ctx) {
 	skynet_sendname(ctx, 0, ".launcher", PTYPE_TEXT, 0, "ERROR", 5);
 }
@@ -109,7 +101,7 @@ static int init_service(struct snlua *l, struct skynet_context *ctx, const char 
 	set_global(L, "LUA_SERVICE", optstring(ctx, "luaservice", "./service/?.lua"));
 	set_global(L, "LUA_PRELOAD", optstring(ctx, "preload", NULL));
 
-	lua_pushcfunction(L, traceback);
+	lua_pushcfunction(L, skynet_lua_traceback);
 	const char *loader = optstring(ctx, "lualoader", "./lualib/loader.lua");
 	const char *strip = optstring(ctx, "codecache_strip", "true");
 	codecache_strip_below(strcmp(strip, "false") == 0 ? NULL : loader);

@@ -34,7 +34,7 @@ end
 -- function that called call_fail (level 3), or further out past frames
 -- without line information.  session: nil = no such destination, false =
 -- message too large, else the failed session (its PTYPE_ERROR text, if
--- any, is in S.error_text).
+-- any, is kept until S.settle takes it).
 function S.call_fail(addr, session, what)
 	what = what or ("call to " .. skynet.address(addr))
 	local level = user_level(3)
@@ -43,9 +43,8 @@ function S.call_fail(addr, session, what)
 	elseif session == false then
 		error(what .. " failed: message too large", level)
 	end
-	local text = S.error_text[session]
+	local text = S.settle(session)
 	if text then
-		S.error_text[session] = nil
 		error(what .. " failed: " .. text, level)
 	end
 	error(what .. " failed", level)
@@ -56,7 +55,7 @@ end
 -- text (the loader's message listing the paths searched, or the start
 -- function's error) ends up in the raised message.
 function skynet.newservice(name, ...)
-	local session = S.send_session(".launcher", 10, c.pack("LAUNCH", "snlua", name, ...))
+	local session = S.send_session(".launcher", skynet.PTYPE_LUA, c.pack("LAUNCH", "snlua", name, ...))
 	if session then
 		local ok, msg, sz = S.wait_reply(".launcher", session)
 		if ok then
@@ -159,7 +158,7 @@ function skynet.rawcall(addr, typename, msg, sz)
 	local tag = S.session_coroutine_tracetag[S.running()]
 	if tag then
 		S.trace_event(tag, "call", 2)
-		c.send(addr, 12, 0, tag)
+		c.send(addr, skynet.PTYPE_TRACE, 0, tag)
 	end
 	local session, ok, m, s = S.raw_request(addr, typename, msg, sz)
 	if ok then

@@ -12,11 +12,8 @@ local traceback = debug.traceback
 local getinfo = debug.getinfo
 
 local proto = S.proto
-local session_id_coroutine = S.session_id_coroutine
-local session_coroutine_id = S.session_coroutine_id
-local session_coroutine_address = S.session_coroutine_address
+local session_id_coroutine = S.session_id_coroutine -- read-only
 local session_coroutine_tracetag = S.session_coroutine_tracetag
-local fork_queue = S.fork_queue
 
 ----------------------------------------------------------------------------
 -- Tracing.  A traced request logs <TRACE tag> lines: trace, call, sleep,
@@ -96,7 +93,7 @@ end
 function skynet.tracecall(tag, addr, typename, msg, sz)
 	require "skynet.ext" -- S.raw_request, S.call_fail
 	c.trace(tag, "tracecall begin")
-	c.send(addr, 12, 0, tag)
+	c.send(addr, skynet.PTYPE_TRACE, 0, tag)
 	local session, ok, m, s = S.raw_request(addr, typename, msg, sz)
 	if session then
 		c.trace(tag, "tracecall end")
@@ -192,13 +189,8 @@ function skynet.uniqtask()
 	return ret
 end
 
-local function find_fork(co)
-	for i = fork_queue.h, fork_queue.t do
-		local v = fork_queue[i]
-		if v == co or (type(co) == "string" and tostring(v):find(co, 1, true)) then
-			return i, v
-		end
-	end
+local function matches(v, co)
+	return v == co or (type(co) == "string" and tostring(v):find(co, 1, true))
 end
 
 -- Cancels a suspended coroutine or a queued fork (a string matches
@@ -207,41 +199,24 @@ end
 function skynet.killthread(co)
 	local session
 	for s, v in pairs(session_id_coroutine) do
-		if type(v) == "thread" and (v == co or (type(co) == "string" and tostring(v):find(co, 1, true))) then
+		if type(v) == "thread" and matches(v, co) then
 			session, co = s, v
 			break
 		end
 	end
 	if session == nil then
-		local i, v = find_fork(co)
-		if i == nil then return end
-		local t = fork_queue.t
-		table.move(fork_queue, i + 1, t, i)
-		fork_queue[t] = nil
-		fork_queue.t = t - 1
-		coroutine.close(v)
-		return v
-	end
-	local addr = session_coroutine_address[co]
-	if addr then
-		local req = session_coroutine_id[co]
-		if req and req ~= 0 then
-			c.send(addr, 7, req, S.error_payload("request killed"))
+		for _, v in ipairs(S.forks()) do
+			if matches(v, co) then
+				S.fork_remove(v)
+				coroutine.close(v)
+				return v
+			end
 		end
-		session_coroutine_id[co] = nil
-		session_coroutine_address[co] = nil
-		session_coroutine_tracetag[co] = nil
+		return
 	end
+	S.forget(co, "request killed")
 	-- a reply or a timer may still come for session: drop it then
-	session_id_coroutine[session] = "BREAK"
-	S.watching_session[session] = nil
-	S.error_text[session] = nil
-	for token, s in pairs(S.sleep_session) do
-		if s == session then
-			S.sleep_session[token] = nil
-			break
-		end
-	end
+	S.break_session(session, true)
 	coroutine.close(co)
 	return co
 end

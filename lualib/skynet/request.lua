@@ -1,4 +1,4 @@
--- skynet/request.lua -- batches of concurrent calls (api-skynet.md §3.2):
+-- skynet/request.lua -- batches of concurrent calls:
 --
 --   local req = skynet.request()
 --   req:add { addr, "lua", args... }      -- or req{...}; chainable
@@ -15,9 +15,7 @@ local c = require "skynet.core"
 local S = require "skynet.internal"
 
 local proto = S.proto
-local session_id_coroutine = S.session_id_coroutine
-local watching_session = S.watching_session
-local error_text = S.error_text
+local watch, settle, break_session = S.watch, S.settle, S.break_session
 
 local request_meta = {}
 request_meta.__index = request_meta
@@ -42,7 +40,7 @@ local function send_requests(self)
 		local p = proto[req[2]] or error("unknown protocol " .. tostring(req[2]), 3)
 		if tag then
 			S.trace_event(tag, "call", 4)
-			c.send(addr, 12, 0, tag)
+			c.send(addr, skynet.PTYPE_TRACE, 0, tag)
 		end
 		local session = S.send_session(addr, p.id, p.pack(table.unpack(req, 3, req.n or #req)))
 		if session == nil then
@@ -54,8 +52,7 @@ local function send_requests(self)
 			n = n + 1
 		else
 			sessions[session] = req
-			watching_session[session] = addr
-			session_id_coroutine[session] = self._thread
+			watch(session, self._thread, addr)
 			n = n + 1
 		end
 	end
@@ -70,8 +67,7 @@ local function request_thread(self)
 			self._timeout = nil
 			self.timeout = true
 		else
-			watching_session[session] = nil
-			error_text[session] = nil
+			settle(session)
 			local req = self._sessions[session]
 			if ok then
 				self._resp[session] = table.pack(proto[req[2]].unpack(msg, sz))
@@ -111,14 +107,13 @@ function request_meta:close()
 		local resp = self._resp
 		for session in pairs(self._sessions) do
 			if session > 0 and resp[session] == nil then
-				session_id_coroutine[session] = "BREAK"
-				watching_session[session] = nil
+				break_session(session)
 			end
 		end
 		self._request = 0
 	end
 	if self._timeout then
-		session_id_coroutine[self._timeout] = "BREAK"
+		break_session(self._timeout)
 		self._timeout = nil
 	end
 end
@@ -132,7 +127,7 @@ function request_meta:select(timeout)
 	self._error = send_requests(self)
 	if timeout then
 		self._timeout = S.timer_session(timeout)
-		session_id_coroutine[self._timeout] = self._thread
+		watch(self._timeout, self._thread)
 	end
 	S.resume(self._thread, self) -- runs to its first yield
 	S.set_running(rt)

@@ -1,38 +1,51 @@
--- skynet/response.lua -- skynet.response (api-skynet.md §3.3), loaded the
--- first time the name is looked up on the skynet table.
+-- skynet/response.lua -- skynet.response, loaded the first time the name is
+-- looked up on the skynet table.
 --
 -- response(pack) detaches the reply of the running request: the closure it
 -- returns may be called later, from any coroutine.  resp(true, ...) replies
 -- pack(...); resp(false [, why]) replies an error (why becomes its text);
--- resp("TEST") tells whether resp may still be used.  Unused closures are
--- kept in S.unresponse so that exiting or a dead requester can settle them.
+-- resp("TEST") tells whether resp may still be used.  This module owns the
+-- table of unused closures: the scheduler calls S.fail_responses when a
+-- requester dies and S.close_responses when the service exits.
 
 local skynet = require "skynet"
 local c = require "skynet.core"
 local S = require "skynet.internal"
 
-local session_coroutine_id = S.session_coroutine_id
-local session_coroutine_address = S.session_coroutine_address
-local session_coroutine_tracetag = S.session_coroutine_tracetag
-local unresponse = S.unresponse
+local take_request = S.take_request
+local reply, reply_error = S.reply, S.reply_error
 local error_payload = S.error_payload
-local csend, ctrace = c.send, c.trace
+local ctrace = c.trace
+
+local unresponse = {} -- unused closure -> requester address
+
+-- the requester at addr is gone: its closures can no longer answer
+function S.fail_responses(addr)
+	for resp, a in pairs(unresponse) do
+		if a == addr then
+			unresponse[resp] = nil
+		end
+	end
+end
+
+-- the service exits: every unused closure answers an error
+function S.close_responses(text)
+	for resp in pairs(unresponse) do
+		resp(false, text)
+	end
+end
 
 local function noresponse() end
 
 function skynet.response(pack)
 	pack = pack or c.pack
-	local co = S.running()
-	local session = session_coroutine_id[co]
+	local session, addr, tag = take_request()
 	if session == nil then
 		error("no session", 2)
 	end
-	session_coroutine_id[co] = nil
 	if session == 0 then
 		return noresponse
 	end
-	local addr = session_coroutine_address[co]
-	local tag = session_coroutine_tracetag[co]
 	local function response(ok, ...)
 		if ok == "TEST" then
 			return unresponse[response] ~= nil
@@ -47,15 +60,14 @@ function skynet.response(pack)
 			if ok then
 				local packed, msg, sz = pcall(pack, ...)
 				if packed then
-					ret = csend(addr, 1, session, msg, sz)
-				end
-				if not packed or ret == false then -- the caller must not wait forever
-					csend(addr, 7, session, error_payload(packed and "response too large" or msg))
-					if not packed then error(msg, 2) end
+					ret = reply(addr, session, msg, sz)
+				else -- the caller must not wait forever
+					reply_error(addr, session, error_payload(msg))
+					error(msg, 2)
 				end
 			else
 				local why = ...
-				ret = csend(addr, 7, session, why ~= nil and tostring(why) or "")
+				ret = reply_error(addr, session, why ~= nil and tostring(why) or "")
 			end
 			ret = ret ~= nil
 		end
