@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -u
 
-PACKAGES="gcc make liblua5.4-dev lua5.4 clang libclang-rt-14-dev mariadb-server mariadb-client python3"
+PACKAGES="gcc make liblua5.4-dev lua5.4 clang libclang-rt-14-dev mariadb-server mariadb-client python3 redis-server redis-tools"
 [ -n "${EXTRA_PACKAGES:-}" ] && PACKAGES="$PACKAGES $EXTRA_PACKAGES"
 
 missing=""

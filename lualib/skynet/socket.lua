@@ -240,8 +240,10 @@ local function parse_address(addr, port)
 	return host, tonumber(p)
 end
 
--- Adopts `id` into the pool and waits for CONNECT (or an error).
-local function connect(id, func)
+-- Adopts `id` into the pool and waits for CONNECT (or an error).  With
+-- `timeout` (centiseconds), gives up after that long: the half-open socket
+-- is closed and the result is nil, "connect timed out".
+local function connect(id, func, timeout)
 	local s2 = pool[id]
 	if s2 and not s2.listen then
 		error("socket: id " .. id .. " is not closed")
@@ -256,6 +258,15 @@ local function connect(id, func)
 		protocol = "TCP",
 	}
 	pool[id] = s
+	if timeout then
+		skynet.timeout(timeout, function()
+			if pool[id] == s and s.connecting == true and not s.connected then
+				s.connecting = "connect timed out"
+				driver.close(id)
+				wakeup(s)
+			end
+		end)
+	end
 	suspend(s)
 	local err = s.connecting
 	s.connecting = nil
@@ -268,13 +279,15 @@ end
 
 -- connect / listen / start ------------------------------------------------------
 
-function socket.open(addr, port)
+-- socket.open(addr [, port [, timeout]]): timeout in centiseconds (none
+-- when nil).  Returns the id, or nil and the reason.
+function socket.open(addr, port, timeout)
 	addr, port = parse_address(addr, port)
 	local id = driver.connect(addr, port)
 	if not id then
 		return nil, "reach skynet socket number limit"
 	end
-	return connect(id)
+	return connect(id, nil, timeout)
 end
 
 function socket.bind(os_fd)

@@ -81,7 +81,9 @@ end
 
 -- sc.channel(desc): desc = {host, port, backup = {...}, auth = f(channel),
 -- response = f(sock) (session mode), nodelay = bool, overload = f(bool),
--- socket_read = f(fd, sz), socket_readline = f(fd, sep)}.  Does not connect.
+-- socket_read = f(fd, sz), socket_readline = f(fd, sep), connect_timeout =
+-- centiseconds one TCP connect may take (default: no limit)}.  Does not
+-- connect.
 function sc.channel(desc)
 	assert(type(desc) == "table", "socketchannel: channel needs a description table")
 	local c = {
@@ -91,6 +93,7 @@ function sc.channel(desc)
 		__auth = desc.auth,
 		__response = desc.response, -- session mode when set
 		__nodelay = desc.nodelay,
+		__connect_timeout = desc.connect_timeout,
 		__overload_notify = desc.overload,
 		__overload = false,
 		__read = desc.socket_read or socket.read,
@@ -292,7 +295,7 @@ local function open_one(self, host, port)
 	if not port then
 		return nil, "no port"
 	end
-	local fd, err = socket.open(host, port)
+	local fd, err = socket.open(host, port, self.__connect_timeout)
 	if not fd then
 		return nil, err or "connect failed"
 	end
@@ -549,6 +552,16 @@ function channel:changehost(host, port)
 	end
 	local sockobj = self.__sock
 	if sockobj and not self.__connecting then
+		drop_connection(self, sockobj, socket_error)
+	end
+end
+
+-- ch:reset(): close the current connection (also one still logging in);
+-- the requests waiting on it fail with sc.error and the next request
+-- connects again.  For drivers that give up on a silent server.
+function channel:reset()
+	local sockobj = self.__sock
+	if sockobj then
 		drop_connection(self, sockobj, socket_error)
 	end
 end
