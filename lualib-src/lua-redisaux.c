@@ -20,6 +20,8 @@
  *       anywhere inside (value = the array).  Returns nil when s ends
  *       before the reply does; raises on bytes that are not RESP2.
  *
+ *   crc16(s) -> integer (CRC-16/XMODEM, Redis Cluster's key hash)
+ *
  * Arguments go on the wire as Lua's tostring would print them (integers,
  * floats "%.14g" plus ".0" when integral, booleans), strings byte for byte.
  * A nil argument is refused with an error naming its position (upstream
@@ -393,12 +395,31 @@ static int lreply(lua_State *L) {
 	return 3;
 }
 
+/* crc16 ------------------------------------------------------------------------
+ * CRC-16/XMODEM (poly 0x1021, init 0, no reflection, no final xor), the
+ * hash of Redis Cluster's key slots (slot = crc16(key) % 16384). */
+
+static int lcrc16(lua_State *L) {
+	size_t len;
+	const unsigned char *p = (const unsigned char *)luaL_checklstring(L, 1, &len);
+	uint16_t crc = 0;
+	/* bit by bit: keys are short, and no table means no shared state */
+	for (size_t i = 0; i < len; i++) {
+		crc ^= (uint16_t)(p[i] << 8);
+		for (int j = 0; j < 8; j++)
+			crc = (uint16_t)((crc & 0x8000) ? (crc << 1) ^ 0x1021 : crc << 1);
+	}
+	lua_pushinteger(L, crc);
+	return 1;
+}
+
 LUAMOD_API int luaopen_skynet_redisaux(lua_State *L) {
 	luaL_checkversion(L);
 	luaL_Reg l[] = {
 		{ "command", lcommand },
 		{ "pipeline", lpipeline },
 		{ "reply", lreply },
+		{ "crc16", lcrc16 },
 		{ NULL, NULL },
 	};
 	luaL_newlib(L, l);
