@@ -37,8 +37,8 @@ CORE_HDR := $(wildcard skynet-src/*.h)
 CSERVICES := $(patsubst service-src/service_%.c,cservice/%.so,$(wildcard service-src/service_*.c))
 
 # luaclib/skynet.so bundles skynet.core and its sibling modules.
-SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c,$(wildcard lualib-src/lua-*.c))
-LUACLIBS := luaclib/skynet.so luaclib/client.so
+SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c lualib-src/lua-bson.c,$(wildcard lualib-src/lua-*.c))
+LUACLIBS := luaclib/skynet.so luaclib/client.so luaclib/bson.so
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,build/unit/%,$(UNIT_SRC))
@@ -76,6 +76,11 @@ luaclib/skynet.so: $(SKYNET_LUACLIB_SRC) $(wildcard lualib-src/*.h) $(CORE_HDR) 
 # liblua (the interpreter exports the Lua API), no sanitizer runtime.
 luaclib/client.so: lualib-src/lua-client.c | luaclib
 	$(CC) $(filter-out -fsanitize=%,$(ALL_CFLAGS)) -fPIC -shared -o $@ $<
+
+# bson is its own module (require "bson"), as upstream: no skynet symbols,
+# so the stand-alone lua5.4 interpreter can load it too.
+luaclib/bson.so: lualib-src/lua-bson.c | luaclib
+	$(CC) $(ALL_CFLAGS) $(SHARED) -o $@ $< -lpthread -lm
 
 # Unit tests link the core archive, the serializer and Lua directly.
 build/lualib/%.o: lualib-src/%.c $(wildcard lualib-src/*.h) $(CORE_HDR) | build/lualib
