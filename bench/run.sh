@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh -- run the benchmark scenarios against this tree's ./skynet.
 #
-#   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster mysql
+#   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster mysql redis
 #   bench/run.sh send call       only these
 #
 # stdout: one metric a line, `name value unit`.  stderr: progress, problems.
@@ -24,7 +24,7 @@ BENCH=$ROOT/bench
 SECS=${BENCH_SECONDS:-3}
 THREADS=${BENCH_THREADS:-2}
 WARMUP=0.5
-ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster mysql"
+ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster mysql redis"
 
 log() { echo "bench: $*" >&2; }
 
@@ -246,6 +246,19 @@ for scenario in "$@"; do
 				"$ROOT/test/mariadb.sh" stop "$WORK/mariadb"
 			else
 				log "mysql: skipped: mariadbd is not installed (tools/install-deps.sh installs mariadb-server)"
+			fi
+			;;
+		redis)
+			# A private redis-server for the node (test/redis.sh), stopped after.
+			if "$ROOT/test/redis.sh" available; then
+				if redis_port=$("$ROOT/test/redis.sh" start "$WORK/redis-server"); then
+					run_node redis bench_redis 60 redis_port="$redis_port"
+				else
+					FAILED="$FAILED redis"
+				fi
+				"$ROOT/test/redis.sh" stop "$WORK/redis-server"
+			else
+				log "redis: skipped: redis-server is not installed (tools/install-deps.sh installs redis-server redis-tools)"
 			fi
 			;;
 		echo)
