@@ -282,6 +282,10 @@ local function failure(st, err, drops_before)
 	end
 	local reason = st.ch:last_error()
 	if reason then
+		-- socketchannel says "host:port reason"; the host is in our message
+		if strsub(reason, 1, #st.name + 1) == st.name .. " " then
+			reason = strsub(reason, #st.name + 2)
+		end
 		return strformat("redis: connect %s failed: %s", st.name, reason)
 	end
 	return strformat("redis: %s: connection lost before the reply (the command may have run)", st.name)
