@@ -66,6 +66,10 @@ skynet: skynet-src/skynet_main.c build/libcore.a
 cservice/snlua.so: service-src/service_snlua.c $(wildcard service-src/snlua_*.c service-src/snlua_*.h) $(CORE_HDR) | cservice
 	$(CC) $(ALL_CFLAGS) $(SHARED) -Iservice-src -o $@ service-src/service_snlua.c $(wildcard service-src/snlua_*.c)
 
+# harbor too: service_harbor.c plus harbor_*.c (frames, names, calls).
+cservice/harbor.so: service-src/service_harbor.c $(wildcard service-src/harbor_*.c service-src/harbor_*.h) $(CORE_HDR) | cservice
+	$(CC) $(ALL_CFLAGS) $(SHARED) -Iservice-src -o $@ service-src/service_harbor.c $(wildcard service-src/harbor_*.c)
+
 cservice/%.so: service-src/service_%.c $(CORE_HDR) $(wildcard service-src/*.h lualib-src/netpack_frame.h) | cservice
 	$(CC) $(ALL_CFLAGS) $(SHARED) -Iservice-src -o $@ $<
 

@@ -1,7 +1,8 @@
 -- bootstrap.lua -- the first Lua service; boots the node and exits
 -- (config-and-boot.md §4 step 7).  The order fixes the handles:
 -- launcher :3, cdummy :4, C harbor :5, datacenterd :6, service_mgr :7,
--- the start service :8 (with harbor 0).
+-- the start service :8 (with harbor 0; with `standalone` in harbor mode
+-- cmaster takes :4 and everything after moves up by one).
 
 local skynet = require "skynet"
 require "skynet.manager"
@@ -18,11 +19,21 @@ skynet.start(function()
 		standalone = true
 		skynet.setenv("standalone", "true")
 	end
-	-- Harbor mode is not supported by this build: cslave explains that and
-	-- aborts the node.
+	-- harbor ~= 0: the node with `standalone` also runs the master; a node
+	-- that cannot start its master or join the network stops.
+	if harbor_id ~= 0 and standalone then
+		local ok, err = pcall(skynet.newservice, "cmaster")
+		if not ok then
+			skynet.error("bootstrap: " .. tostring(err))
+			io.stderr:write("skynet: cannot start the harbor master: ", (tostring(err):gsub("\n", "; ")), "\n")
+			skynet.abort(1)
+			return
+		end
+	end
 	local ok, slave = pcall(skynet.newservice, harbor_id == 0 and "cdummy" or "cslave")
 	if not ok then
 		skynet.error("bootstrap: " .. tostring(slave))
+		io.stderr:write("skynet: cannot join the harbor network: ", (tostring(slave):gsub("\n", "; ")), "\n")
 		skynet.abort(1)
 		return
 	end

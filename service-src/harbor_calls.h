@@ -1,0 +1,40 @@
+/*
+ * harbor_calls.h -- the requests this node sent to other harbors and that
+ * have not been answered yet, so that when a harbor goes down every caller
+ * waiting on it can be failed instead of hanging (spec/wire-harbor.md §6
+ * asks a re-implementation for that).
+ *
+ * Keyed by (local caller, session); a request is added when it leaves and
+ * removed when its PTYPE_RESPONSE or PTYPE_ERROR comes back.  Open
+ * addressing with linear probing and backward-shift deletion: O(1) both
+ * ways, no tombstones.  Owned by the harbor service (one thread at a time).
+ */
+#ifndef HARBOR_CALLS_H
+#define HARBOR_CALLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct harbor_call {
+	uint32_t source;  /* the local caller; 0 marks a free slot */
+	uint32_t session;
+	uint32_t dest;    /* the remote callee (its top byte is the harbor id) */
+};
+
+struct harbor_calls {
+	struct harbor_call *slot;
+	size_t cap; /* power of 2 */
+	size_t n;
+};
+
+void harbor_calls_init(struct harbor_calls *c);
+void harbor_calls_release(struct harbor_calls *c);
+void harbor_calls_add(struct harbor_calls *c, uint32_t source, uint32_t session, uint32_t dest);
+/* Forgets the request; returns 0 if it was not there. */
+int harbor_calls_remove(struct harbor_calls *c, uint32_t source, uint32_t session);
+/* Removes every request to harbor `id` and calls fn for each.  O(capacity),
+ * only run when a harbor goes down. */
+void harbor_calls_drop_harbor(struct harbor_calls *c, int id, void (*fn)(void *ud, const struct harbor_call *call),
+                              void *ud);
+
+#endif
