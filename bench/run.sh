@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh -- run the benchmark scenarios against this tree's ./skynet.
 #
-#   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster mysql redis
+#   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster harbor mysql redis
 #   bench/run.sh send call       only these
 #
 # stdout: one metric a line, `name value unit`.  stderr: progress, problems.
@@ -24,7 +24,7 @@ BENCH=$ROOT/bench
 SECS=${BENCH_SECONDS:-3}
 THREADS=${BENCH_THREADS:-2}
 WARMUP=0.5
-ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster mysql redis"
+ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster harbor mysql redis"
 
 log() { echo "bench: $*" >&2; }
 
@@ -234,6 +234,26 @@ for scenario in "$@"; do
 			run_node cluster bench_cluster "$cluster_bound" bench_cluster_portfile="$WORK/cluster_port"
 			wait "$cluster_server_pid" || FAILED="$FAILED cluster_server"
 			cat "$WORK/cluster_server.out"
+			;;
+		harbor)
+			# Two nodes in harbor mode: node 1 (harbor 1) also runs the master
+			# and writes bench_ready once up; node 2 (harbor 2) is started then
+			# and registers the global name node 1 measures against.
+			hm=$("$NETLOAD" --free-port) h1=$("$NETLOAD" --free-port) h2=$("$NETLOAD" --free-port)
+			rm -f "$WORK/harbor_ready"
+			run_node harbor bench_harbor "$cluster_bound" harbor=1 standalone="127.0.0.1:$hm" \
+				master="127.0.0.1:$hm" address="127.0.0.1:$h1" bench_ready="$WORK/harbor_ready" \
+				>"$WORK/harbor.out" &
+			harbor_pid=$!
+			n=200
+			while [ ! -e "$WORK/harbor_ready" ] && [ "$n" -gt 0 ] && kill -0 "$harbor_pid" 2>/dev/null; do
+				sleep 0.05
+				n=$((n - 1))
+			done
+			run_node harbor_server bench_harbor_server "$((cluster_bound + 5))" harbor=2 \
+				master="127.0.0.1:$hm" address="127.0.0.1:$h2" || true
+			wait "$harbor_pid" || FAILED="$FAILED harbor"
+			cat "$WORK/harbor.out"
 			;;
 		mysql)
 			# A private MariaDB for the node (test/mariadb.sh), stopped after.
