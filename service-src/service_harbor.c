@@ -366,8 +366,7 @@ static void send_to_name(struct harbor *h, const struct remote_message *rmsg, ui
 		fail_caller(h, 0, source, session, why);
 		return;
 	}
-	bool created = false;
-	struct harbor_name *n = harbor_names_find(&h->names, name, len, !h->master_down, &created);
+	struct harbor_name *n = harbor_names_find(&h->names, name, len, !h->master_down, NULL);
 	if (n && n->handle) {
 		deliver(h, rmsg, n->handle, source, session);
 		return;
@@ -387,7 +386,6 @@ static void send_to_name(struct harbor *h, const struct remote_message *rmsg, ui
 		int tn = snprintf(text, sizeof(text), "Q %s", n->name);
 		skynet_send(h->ctx, 0, h->slave, PTYPE_TEXT, 0, text, (size_t)tn);
 	}
-	(void)created;
 }
 
 /* ------------------------------------------------------------ incoming */
@@ -491,12 +489,11 @@ static void on_socket(struct harbor *h, const struct skynet_socket_message *m, s
 		const uint8_t *data = (const uint8_t *)m->buffer;
 		size_t n = m->ud > 0 ? (size_t)m->ud : 0;
 		int id = link_by_socket(h, m->id);
-		if (n == 0) {
-		} else if (id && h->link[id].state == LINK_UP) {
+		if (n > 0 && id && h->link[id].state == LINK_UP) {
 			link_read(h, id, data, n);
-		} else if (id && h->link[id].state == LINK_SHAKING) {
+		} else if (n > 0 && id && h->link[id].state == LINK_SHAKING) {
 			shaking_read(h, id, data, n);
-		} else {
+		} else if (n > 0) {
 			struct accepting **pa = find_accepting(h, m->id);
 			if (pa)
 				accepted_read(h, pa, data, n);
