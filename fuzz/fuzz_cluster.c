@@ -12,7 +12,10 @@
  *      socket DATA buffer is, so ASan sees any read past it or a bad free);
  *   2. every complete frame body is decoded as a request and as a response,
  *      from an exact-size heap copy (lightuserdata + size);
- *   3. decoded values must re-encode to the same values: a whole request
+ *   3. checkresponse on the first bytes of each frame must agree with
+ *      unpackresponse on its body (and no shorter prefix may be refused
+ *      when the body is good); peek must show the unframed rest;
+ *   4. decoded values must re-encode to the same values: a whole request
  *      through packrequest/packpush, a response through packresponse, a
  *      trace through packtrace, the multi-part form of a whole request
  *      through packfast + wbuf and, padded past 0x8000 bytes, through
@@ -101,14 +104,33 @@ static const char *driver_src =
     "    join(s4, parts4, addr, session == 0 and 1 or session, false, long)\n"
     "  end\n"
     "end\n"
+    /* checkresponse on the first bytes of a frame agrees with
+     * unpackresponse on the whole body, and no prefix is stricter */
+    "local function check_head(body)\n"
+    "  local ok = pcall(decode_resp, body)\n"
+    "  local head = string.char(#body >> 8, #body & 0xff) .. body:sub(1, 5)\n"
+    "  for n = 0, #head do\n"
+    "    local okh, err = pcall(core.checkresponse, head:sub(1, n))\n"
+    "    own_error(okh, err)\n"
+    "    expect(okh or not ok, 'checkresponse refuses the start of a good response')\n"
+    "    if n == #head then expect(okh == ok, 'checkresponse agrees with unpackresponse') end\n"
+    "  end\n"
+    "end\n"
     "return function(chunks, big)\n"
     "  local fr = core.framer()\n"
     "  local partial = {}\n"
+    "  local rest = ''  -- the bytes pushed and not framed yet\n"
     "  for i = 1, #chunks do\n"
+    "    rest = rest .. ptrstr(chunks[i][1], chunks[i][2])\n"
     "    fr:push(chunks[i][1], chunks[i][2])\n"
     "    while true do\n"
     "      local body = fr:pop()\n"
-    "      if body == nil then break end\n"
+    "      if body == nil then\n"
+    "        expect(fr:peek(7) == rest:sub(1, 7) and fr:size() == #rest, 'framer peek')\n"
+    "        break\n"
+    "      end\n"
+    "      rest = rest:sub(3 + #body)\n"
+    "      check_head(body)\n"
     "      local ok, tag, a, b, d = pcall(decode_req, body)\n"
     "      own_error(ok, tag)\n"
     "      if ok then\n"

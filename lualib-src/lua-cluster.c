@@ -18,6 +18,9 @@
  *   unpackrequest(body | ptr, sz)              -> tag, fields... (see below)
  *   packresponse(session, ok, msg, sz | str)   -> frame [, parts]
  *   unpackresponse(body | ptr, sz)             -> session, type, data
+ *   checkresponse(head)                        raises if the first bytes of a
+ *                                              response frame (length field
+ *                                              included) can never be valid
  *   append(parts, str) / concat(parts)         multi-part reassembly helpers
  *   isname(s), nodename()
  *
@@ -32,7 +35,7 @@
  *             :size(), :take() -> ptr, size (malloc'd, ownership passes)
  *   framer()  a receive buffer: :push(ptr, size | str) (takes ownership of
  *             a DATA buffer), :pop() -> next frame body or nil, :size(),
- *             :clear()
+ *             :peek(n) -> the first n buffered bytes, :clear()
  *
  * Frames built for the wire are Lua strings (safe against errors: nothing
  * leaks if Lua unwinds); the two lightuserdata producers (packfast, take)
@@ -461,20 +464,33 @@ static int lunpackrequest(lua_State *L) {
 	}
 }
 
+/* What is wrong with a response frame whose body is `len` bytes and whose
+ * type byte is `type` (when len >= 5), or NULL if nothing is.  The one
+ * place the response rules live: unpackresponse and checkresponse both
+ * use it. */
+static const char *response_problem(size_t len, uint8_t type, char why[64]) {
+	if (len < 5)
+		snprintf(why, 64, "%d-byte body", (int)len);
+	else if (type > RESP_LAST)
+		snprintf(why, 64, "invalid type %d", type);
+	else if (type == RESP_BEGIN && len != 9)
+		snprintf(why, 64, "begin frame of %d bytes", (int)len);
+	else
+		return NULL;
+	return why;
+}
+
 /* unpackresponse(body | ptr, sz) -> session, type, data
  * data: error text / payload / part bytes as a string; for type 2 the
  * declared total size (integer).  Raises on a malformed body (shorter than
  * 5 bytes, unknown type, type 2 not exactly 9 bytes). */
 static int lunpackresponse(lua_State *L) {
+	char why[64];
 	size_t sz;
 	const uint8_t *p = get_body(L, 1, &sz);
-	if (sz < 5)
-		return luaL_error(L, "cluster: malformed response: %d-byte body", (int)sz);
-	uint8_t type = p[4];
-	if (type > RESP_LAST)
-		return luaL_error(L, "cluster: malformed response: invalid type %d", type);
-	if (type == RESP_BEGIN && sz != 9)
-		return luaL_error(L, "cluster: malformed response: begin frame of %d bytes", (int)sz);
+	uint8_t type = sz >= 5 ? p[4] : 0;
+	if (response_problem(sz, type, why))
+		return luaL_error(L, "cluster: malformed response: %s", why);
 	lua_settop(L, 0);
 	lua_pushinteger(L, get_le32(p));
 	lua_pushinteger(L, type);
@@ -483,6 +499,26 @@ static int lunpackresponse(lua_State *L) {
 	else
 		lua_pushlstring(L, (const char *)p + 5, sz - 5);
 	return 3;
+}
+
+/* checkresponse(head): head is the start of a response frame that has not
+ * fully arrived, its 2-byte length field included.  Raises the error
+ * unpackresponse would raise once the frame is complete, as soon as the
+ * bytes present prove it (the length field alone, or with the type byte
+ * at offset 6).  Lets a caller give up on garbage at once instead of
+ * waiting for up to 64 KiB that may never come. */
+static int lcheckresponse(lua_State *L) {
+	char why[64];
+	size_t n;
+	const uint8_t *p = (const uint8_t *)luaL_checklstring(L, 1, &n);
+	if (n < 2)
+		return 0;
+	size_t len = get_be16(p);
+	if (len < 5 || n >= 7) {
+		if (response_problem(len, len >= 5 ? p[6] : 0, why))
+			return luaL_error(L, "cluster: malformed response: %s", why);
+	}
+	return 0;
 }
 
 /* append(parts, str): parts is an array of strings with the running byte
@@ -822,12 +858,24 @@ static int lframer_size(lua_State *L) {
 	return 1;
 }
 
+/* fr:peek(n) -> up to n buffered bytes (the start of the next frame, length
+ * field included) as a string, without consuming them */
+static int lframer_peek(lua_State *L) {
+	struct framer *f = check_framer(L);
+	lua_Integer n = luaL_checkinteger(L, 2);
+	size_t used = f->tail - f->head;
+	size_t k = n < 0 ? 0 : (size_t)n < used ? (size_t)n : used;
+	lua_pushlstring(L, k ? (const char *)f->buf + f->head : "", k);
+	return 1;
+}
+
 /* ------------------------------------------------------------- open */
 
 int luaopen_skynet_cluster_core(lua_State *L) {
 	luaL_checkversion(L);
 	static const luaL_Reg framer_m[] = {
-	    {"push", lframer_push}, {"pop", lframer_pop}, {"size", lframer_size}, {"clear", lframer_clear}, {NULL, NULL},
+	    {"push", lframer_push}, {"pop", lframer_pop},   {"size", lframer_size},
+	    {"peek", lframer_peek}, {"clear", lframer_clear}, {NULL, NULL},
 	};
 	static const luaL_Reg wbuf_m[] = {
 	    {"request", lwbuf_request}, {"append", lwbuf_append}, {"size", lwbuf_size},
@@ -854,6 +902,7 @@ int luaopen_skynet_cluster_core(lua_State *L) {
 	    {"unpackrequest", lunpackrequest},
 	    {"packresponse", lpackresponse},
 	    {"unpackresponse", lunpackresponse},
+	    {"checkresponse", lcheckresponse},
 	    {"append", lappend},
 	    {"concat", lconcat},
 	    {"isname", lisname},

@@ -22,6 +22,17 @@
 -- attempt, bounded by CONNECT_TIMEOUT; if it fails, every request waiting
 -- for it fails, and the next request tries again.  When the connection
 -- breaks, every call in flight fails at once.  Nothing is retried.
+--
+-- A listener that breaks the protocol is a broken connection too, with
+-- every waiting call failed as "protocol error: <what>" and the socket
+-- closed (the next request reconnects):
+--   * a frame that can never be a response (short body, unknown type, a
+--     bad begin frame, a part without a begin) -- at once, as soon as its
+--     first 7 bytes are in: garbage does not make us wait for the 64 KiB
+--     its first two bytes may claim;
+--   * half a frame, or a multi-part response begun, and then no byte for
+--     READ_TIMEOUT (cluster_read_timeout).  A listener that sends nothing
+--     at all is only slow: calls have no timeout of their own.
 
 local skynet = require "skynet"
 local c = require "skynet.core"
@@ -33,9 +44,11 @@ local PTYPE_CLUSTER_REQ = 249
 local BATCH_BYTES = 64 * 1024
 local CONNECT_TIMEOUT = tonumber(skynet.getenv "cluster_connect_timeout") or 500 -- centiseconds
 local MAX_RESPONSE = tonumber(skynet.getenv "cluster_max_message") or 1024 * 1024 * 1024
+local READ_TIMEOUT = tonumber(skynet.getenv "cluster_read_timeout") or 1000 -- centiseconds
+local RESPONSE_HEAD = 7 -- length field, session, type: enough to judge a frame
 
 local csend, ctostring, intcommand = c.send, c.tostring, c.intcommand
-local unpackresponse, concat = core.unpackresponse, core.concat
+local unpackresponse, checkresponse, concat = core.unpackresponse, core.checkresponse, core.concat
 local format = string.format
 
 local host, port           -- where the node listens
@@ -50,6 +63,8 @@ local trace = {}           -- caller handle -> trace tag for its next request
 local trace_count = 0
 local wb = core.wbuf()     -- frames not yet written
 local framer = core.framer()
+local last_read = 0        -- skynet.now() of the last bytes received
+local read_timer = false   -- a read-timeout check is scheduled
 
 local function parse_address(addr)
 	if addr == nil or addr == "false" then
@@ -259,21 +274,67 @@ end
 
 local socket_event = {}
 
+-- Something of a response is unfinished: half a frame, or a multi-part
+-- response between its begin and its last part.
+local function unfinished()
+	return framer:size() > 0 or next(partial) ~= nil
+end
+
+local function protocol_error(why)
+	why = "protocol error: " .. tostring(why):gsub("^cluster: ", "")
+	skynet.error(format("%s: closing the connection: %s", where(), why))
+	disconnect(why)
+end
+
+-- Checks, READ_TIMEOUT after the last bytes, that an unfinished response
+-- has moved on; one timer at a time, re-armed while something is unfinished.
+local function check_read()
+	read_timer = false
+	if state ~= "connected" or not unfinished() then
+		return
+	end
+	local idle = skynet.now() - last_read
+	if idle < READ_TIMEOUT then
+		read_timer = true
+		skynet.timeout(READ_TIMEOUT - idle, check_read)
+		return
+	end
+	local n = framer:size()
+	if n > 0 then
+		local head = framer:peek(2)
+		local want = #head == 2 and (head:byte(1) << 8 | head:byte(2)) + 2 or "?"
+		protocol_error(format("half a frame (%d of %s bytes), then nothing for %.1f s", n, want, idle / 100))
+	else
+		local cs = next(partial)
+		protocol_error(format("multi-part response for session %d unfinished, nothing received for %.1f s",
+			cs, idle / 100))
+	end
+end
+
 socket_event[1] = function(id, size, data) -- DATA
 	if id ~= fd then
 		driver.drop(data, size)
 		return
 	end
 	framer:push(data, size)
+	last_read = skynet.now()
 	local pop = framer.pop
 	while true do
 		local body = pop(framer)
 		if body == nil then break end
 		local ok, err = pcall(response, body)
 		if not ok then
-			skynet.error(format("%s: closing the connection: %s", where(), tostring(err)))
-			disconnect("connection closed: " .. tostring(err))
+			protocol_error(err)
 			return
+		end
+	end
+	if unfinished() then
+		local ok, err = pcall(checkresponse, framer:peek(RESPONSE_HEAD))
+		if not ok then
+			protocol_error(err)
+		elseif not read_timer then
+			read_timer = true
+			skynet.timeout(READ_TIMEOUT, check_read)
 		end
 	end
 end

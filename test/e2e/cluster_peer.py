@@ -17,7 +17,12 @@ tests (test/e2e/test_cluster.sh).
   cluster_peer.py hold HOST PORT SECS     connect, then make one good call every
                                           0.1 s for SECS seconds (a well-behaved
                                           peer while others misbehave)
-
+  cluster_peer.py badlisten HOST SECS KIND:PORT...
+                                          listening nodes that break the protocol:
+                                          the first connection to each port gets
+                                          KIND (garbage, impossible, half,
+                                          halfmulti) and must be closed by the
+                                          caller; later ones are served well
 Prints "OK ..." on success, "FAIL ..." otherwise (exit status 1).
 """
 import socket
@@ -297,61 +302,60 @@ def mode_call(host, port):
     print("OK python caller: name, query, handle, errors, multi-part, high session, interleaving, push")
 
 
-def mode_listen(host, port, secs):
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((host, port))
-    ls.listen(8)
-    ls.settimeout(secs)
+def read_request(conn, partial):
+    """-> (addr, session, payload) of the next complete request, or None for
+    a frame that completes nothing (a start, a non-final part, a trace)"""
+    body = recv_frame(conn)
+    tag = body[0]
+    if tag in (0x00, 0x80):
+        if tag == 0x00:
+            addr = struct.unpack("<I", body[1:5])[0]
+            off = 5
+        else:
+            n = body[1]
+            addr = body[2:2 + n].decode()
+            off = 2 + n
+        session = struct.unpack("<I", body[off:off + 4])[0]
+        return addr, session, body[off + 4:]
+    if tag in (0x01, 0x41, 0x81, 0xC1):
+        if tag & 0x80:
+            n = body[1]
+            addr = body[2:2 + n].decode()
+            off = 2 + n
+        else:
+            addr = struct.unpack("<I", body[1:5])[0]
+            off = 5
+        session, total = struct.unpack("<II", body[off:off + 8])
+        partial[session] = (addr, total, [])
+        return None
+    if tag in (0x02, 0x03):
+        session = struct.unpack("<I", body[1:5])[0]
+        addr, total, lst = partial[session]
+        lst.append(body[5:])
+        if tag == 0x02:
+            return None
+        del partial[session]
+        payload = b"".join(lst)
+        if len(payload) != total:
+            conn.sendall(response(session, False, b"Invalid large req"))
+            return None
+        return addr, session, payload
+    if tag == 0x04:
+        return None
+    raise ValueError("bad tag %02x" % tag)
+
+
+def serve_conn(conn):
+    """serves "@pyecho" (echoes the payload) and name queries until the
+    caller closes; -> the number of requests and pushes served"""
     served = 0
-    try:
-        conn, _ = ls.accept()
-    except socket.timeout:
-        print("FAIL python listener: nobody connected")
-        sys.exit(1)
-    conn.settimeout(secs)
     partial = {}
     try:
         while True:
-            body = recv_frame(conn)
-            tag = body[0]
-            if tag in (0x00, 0x80):
-                if tag == 0x00:
-                    addr = struct.unpack("<I", body[1:5])[0]
-                    off = 5
-                else:
-                    n = body[1]
-                    addr = body[2:2 + n].decode()
-                    off = 2 + n
-                session = struct.unpack("<I", body[off:off + 4])[0]
-                payload = body[off + 4:]
-            elif tag in (0x01, 0x41, 0x81, 0xC1):
-                if tag & 0x80:
-                    n = body[1]
-                    addr = body[2:2 + n].decode()
-                    off = 2 + n
-                else:
-                    addr = struct.unpack("<I", body[1:5])[0]
-                    off = 5
-                session, total = struct.unpack("<II", body[off:off + 8])
-                partial[session] = (addr, total, [])
+            r = read_request(conn, partial)
+            if r is None:
                 continue
-            elif tag in (0x02, 0x03):
-                session = struct.unpack("<I", body[1:5])[0]
-                addr, total, lst = partial[session]
-                lst.append(body[5:])
-                if tag == 0x02:
-                    continue
-                del partial[session]
-                payload = b"".join(lst)
-                if len(payload) != total:
-                    conn.sendall(response(session, False, b"Invalid large req"))
-                    continue
-            elif tag == 0x04:
-                continue
-            else:
-                print("FAIL python listener: bad tag %02x" % tag)
-                sys.exit(1)
+            addr, session, payload = r
             served += 1
             if session == 0:
                 continue
@@ -365,10 +369,28 @@ def mode_listen(host, port, secs):
                 conn.sendall(response(session, True, payload))
             else:
                 conn.sendall(response(session, False, b"python peer: no such service"))
-    except (EOFError, ConnectionResetError):
+    except (EOFError, ConnectionResetError, socket.timeout, OSError):
         pass
+    return served
+
+
+def mode_listen(host, port, secs):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(8)
+    ls.settimeout(secs)
+    try:
+        conn, _ = ls.accept()
     except socket.timeout:
-        pass
+        print("FAIL python listener: nobody connected")
+        sys.exit(1)
+    conn.settimeout(secs)
+    try:
+        served = serve_conn(conn)
+    except ValueError as e:
+        print("FAIL python listener: %s" % e)
+        sys.exit(1)
     print("OK python listener served %d requests" % served)
 
 
@@ -446,7 +468,121 @@ def mode_maxclient(host, port, n):
     print("OK maxclient %d: %d connections served, connection %d closed" % (n, n, n + 1))
 
 
+# ------------------------------------------------- protocol breakers
+
+
+def connect(host, port):
+    s = socket.create_connection((host, port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def closed_by_peer(s, secs):
+    """waits up to secs for the other side to close; -> seconds taken or None"""
+    t0 = time.time()
+    s.settimeout(secs)
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                return time.time() - t0
+    except (ConnectionResetError, BrokenPipeError):
+        return time.time() - t0
+    except socket.timeout:
+        return None
+
+
+def misbehave(conn, kind):
+    """answers the first request on conn the way `kind` says, then waits
+    for the caller to close; -> (kind, seconds until closed or None)"""
+    partial = {}
+    conn.settimeout(10)
+    while True:
+        r = read_request(conn, partial)
+        if r is not None:
+            break
+    session = r[1]
+    if kind == "garbage":
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    elif kind == "impossible":  # a complete frame of type 9
+        conn.sendall(frame(struct.pack("<IB", session, 9) + b"nine"))
+    elif kind == "half":  # half of a good answer, then silence
+        whole = response(session, True, pack("x" * 100))
+        conn.sendall(whole[:len(whole) // 2])
+    elif kind == "halfmulti":  # a multi-part answer begun, then silence
+        conn.sendall(frame(struct.pack("<IBI", session, 2, 100000)))
+    return kind, closed_by_peer(conn, 15)
+
+
+def mode_badlisten(host, secs, specs):
+    """ends when every port had its bad connection closed by the caller and
+    a later call served, and no good connection is open (the caller node
+    exited), or after secs"""
+    import threading
+    results, served, lock = {}, {}, threading.Lock()
+    active = [0]
+
+    def good(kind, conn):
+        conn.settimeout(secs)
+        n = serve_conn(conn)
+        with lock:
+            served[kind] = served.get(kind, 0) + n
+            active[0] -= 1
+
+    def bad(kind, conn):
+        try:
+            k, t = misbehave(conn, kind)
+        except (EOFError, OSError, ValueError) as e:
+            t = None
+        with lock:
+            results[kind] = t
+
+    def port_thread(kind, ls):
+        first = True
+        ls.settimeout(0.2)
+        while time.time() < end:
+            try:
+                conn, _ = ls.accept()
+            except socket.timeout:
+                continue
+            if first:
+                first = False
+                threading.Thread(target=bad, args=(kind, conn), daemon=True).start()
+            else:
+                with lock:
+                    active[0] += 1
+                threading.Thread(target=good, args=(kind, conn), daemon=True).start()
+
+    end = time.time() + secs
+    kinds = []
+    for spec in specs:
+        kind, port = spec.split(":")
+        kinds.append(kind)
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((host, int(port)))
+        ls.listen(8)
+        threading.Thread(target=port_thread, args=(kind, ls), daemon=True).start()
+    print("LISTENING", flush=True)
+    while time.time() < end:
+        with lock:
+            if len(results) == len(kinds) and all(served.get(k, 0) > 0 for k in kinds) and active[0] == 0:
+                break
+        time.sleep(0.1)
+    with lock:
+        for kind in kinds:
+            check(kind in results, "badlisten %s: nobody called" % kind)
+            check(results[kind] is not None, "badlisten %s: the caller never closed the connection" % kind)
+            check(served.get(kind, 0) > 0, "badlisten %s: no later call reached a good listener" % kind)
+        print("OK bad listeners: the caller closed each bad connection (%s); later calls served (%s)" % (
+            ", ".join("%s after %.2f s" % (k, results[k]) for k in kinds),
+            ", ".join("%s %d" % (k, served[k]) for k in kinds)))
+
+
 def main():
+    if sys.argv[1] == "badlisten":
+        mode_badlisten(sys.argv[2], float(sys.argv[3]), sys.argv[4:])
+        return
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "call":
         mode_call(host, port)

@@ -537,6 +537,47 @@ function S.wire()
 	skynet.trash(ptr, sz)
 end
 
+-- Listeners that break the protocol (cluster_peer.py badlisten): nodes
+-- "garbage", "impossible", "half", "halfmulti" each answer the first
+-- connection badly.  Every call waiting on that connection must fail in
+-- bounded time saying why, and the next call must reconnect and work.
+-- Config: cluster_read_timeout (centiseconds).
+function S.protocol()
+	local read_timeout = tonumber(skynet.getenv "cluster_read_timeout") / 100
+	local kinds = {
+		{ "garbage", "malformed response: invalid type", 0, 1 },
+		{ "impossible", "malformed response: invalid type 9", 0, 1 },
+		{ "half", "half a frame", read_timeout, read_timeout + 2 },
+		{ "halfmulti", "multi%-part response for session %d+ unfinished", read_timeout, read_timeout + 2 },
+	}
+	for _, k in ipairs(kinds) do
+		local node, pattern, least, most = k[1], k[2], k[3], k[4]
+		-- three calls wait on the connection when the bad answer arrives
+		local errs, done = {}, 0
+		local t0 = now()
+		for i = 1, 3 do
+			skynet.fork(function()
+				local okc, err = pcall(cluster.call, node, "@pyecho", "call", i)
+				errs[i] = okc and "(no error)" or err
+				done = done + 1
+			end)
+			skynet.yield()
+		end
+		while done < 3 and now() - t0 < most + 5 do skynet.sleep(2) end
+		local took = now() - t0
+		ok(format("protocol %s: every waiting call fails", node), done == 3, format("%d of 3 after %.1f s", done, took))
+		ok(format("protocol %s: ... within %.1f s", node, most), took <= most, format("%.2f s", took))
+		ok(format("protocol %s: ... not before %.1f s", node, least), took >= least * 0.9, format("%.2f s", took))
+		local all = true
+		for i = 1, 3 do
+			all = all and type(errs[i]) == "string" and errs[i]:find(format("cluster node %%[%s%%] 127.0.0.1:%%d+: protocol error: ", node))
+				and errs[i]:find(pattern) ~= nil
+		end
+		ok(format("protocol %s: each error names the node and says \"protocol error: %s\"", node, pattern), all, show(errs[1]))
+		eq(format("protocol %s: the next call reconnects and is served", node), cluster.call(node, "@pyecho", "again"), "again")
+	end
+end
+
 -- One call, to check a node still serves (after the malformed-peer tests).
 function S.ping()
 	eq("ping: b still serves", wait_node("b", 10), "b")
