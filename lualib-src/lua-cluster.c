@@ -22,6 +22,9 @@
  *                                              response frame (length field
  *                                              included) can never be valid
  *   append(parts, str) / concat(parts)         multi-part reassembly helpers
+ *   unfinished(delta [, cap]) -> ok, total     the node-wide count of bytes
+ *                                              held in unfinished multi-part
+ *                                              requests (see below)
  *   isname(s), nodename()
  *
  * plus the pieces the services use on their hot paths:
@@ -52,6 +55,7 @@
 #endif
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -567,6 +571,39 @@ static int lconcat(lua_State *L) {
 	return 2;
 }
 
+/* The bytes every clusteragent of this process holds in multi-part
+ * requests that are not finished yet.  One counter per process (this
+ * module's static, shared by all services), so the node-wide cap
+ * (cluster_max_unfinished_node) holds however many connections a peer
+ * opens.  Written by agents only through unfinished(); atomic because
+ * agents run on different worker threads. */
+static _Atomic long long unfinished_bytes;
+
+/* unfinished(delta [, cap]) -> ok, total
+ * delta > 0: add it unless the total would pass cap (then ok is false and
+ * nothing changes); delta <= 0: give bytes back.  total: the count after. */
+static int lunfinished(lua_State *L) {
+	lua_Integer delta = luaL_checkinteger(L, 1);
+	if (delta <= 0) {
+		long long now = atomic_fetch_add(&unfinished_bytes, delta) + delta;
+		lua_pushboolean(L, 1);
+		lua_pushinteger(L, now);
+		return 2;
+	}
+	lua_Integer cap = luaL_checkinteger(L, 2);
+	long long cur = atomic_load(&unfinished_bytes);
+	do {
+		if (cur + delta > cap) {
+			lua_pushboolean(L, 0);
+			lua_pushinteger(L, cur);
+			return 2;
+		}
+	} while (!atomic_compare_exchange_weak(&unfinished_bytes, &cur, cur + delta));
+	lua_pushboolean(L, 1);
+	lua_pushinteger(L, cur + delta);
+	return 2;
+}
+
 /* isname(s) -> true if s is a cluster name ("@name") */
 static int lisname(lua_State *L) {
 	size_t len;
@@ -903,6 +940,7 @@ int luaopen_skynet_cluster_core(lua_State *L) {
 	    {"packresponse", lpackresponse},
 	    {"unpackresponse", lunpackresponse},
 	    {"checkresponse", lcheckresponse},
+	    {"unfinished", lunfinished},
 	    {"append", lappend},
 	    {"concat", lconcat},
 	    {"isname", lisname},

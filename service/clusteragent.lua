@@ -24,6 +24,13 @@
 -- frame, a part without a start, parts beyond the declared size, a declared
 -- size above cluster_max_message, too many unfinished multi-part messages)
 -- is disconnected with one log line; the node goes on serving the others.
+--
+-- Bytes held in unfinished multi-part requests are capped per connection
+-- (MAX_UNFINISHED, cluster_max_unfinished) and per node (UNFINISHED_NODE,
+-- cluster_max_unfinished_node, counted across agents by core.unfinished):
+-- the part that would pass either cap disconnects its peer.  A multi-part
+-- request that gets no part for UNFINISHED_TIMEOUT is dropped (one log
+-- line; a request gets an error answer) and its bytes are given back.
 
 local skynet = require "skynet"
 local c = require "skynet.core"
@@ -37,16 +44,22 @@ fd = tonumber(fd)
 local BATCH_BYTES = 64 * 1024
 local MAX_MESSAGE = tonumber(skynet.getenv "cluster_max_message") or 1024 * 1024 * 1024
 local MAX_PARTIAL = 256 -- unfinished multi-part messages per connection
+local MAX_UNFINISHED = tonumber(skynet.getenv "cluster_max_unfinished") or MAX_MESSAGE -- bytes, per connection
+local UNFINISHED_NODE = tonumber(skynet.getenv "cluster_max_unfinished_node") or 1024 * 1024 * 1024 -- bytes, per node
+local UNFINISHED_TIMEOUT = tonumber(skynet.getenv "cluster_unfinished_timeout") or 1000 -- centiseconds
 
 local csend, ctostring, intcommand = c.send, c.tostring, c.intcommand
-local unpackrequest, packresponse, concat = core.unpackrequest, core.packresponse, core.concat
+local unpackrequest, packresponse, concat, unfinished = core.unpackrequest, core.packresponse, core.concat,
+	core.unfinished
 local format = string.format
 
 local standalone = (tonumber(skynet.getenv "harbor") or 0) == 0
 local names = {}          -- registered name -> handle (clusterd's registry)
 local pending = {}        -- our session -> cluster session of the request
 local partial = {}        -- cluster session -> multi-part request being joined
-local npartial, partial_bytes = 0, 0
+local npartial = 0
+local partial_bytes = 0   -- bytes received into `partial` (also counted in core.unfinished)
+local stale_timer = false -- a check for stale multi-part requests is scheduled
 local trace_tag           -- trace tag for the next request
 local wb = core.wbuf()
 local framer = core.framer()
@@ -88,6 +101,10 @@ local function shutdown()
 	flush()
 	driver.close(fd)
 	framer:clear()
+	partial = {}
+	npartial = 0
+	unfinished(-partial_bytes)
+	partial_bytes = 0
 	skynet.send(clusterd, "lua", "agentexit", fd)
 	skynet.timeout(0, function() skynet.exit() end)
 end
@@ -158,6 +175,46 @@ local function execute(addr, cs, push, payload, sz)
 	end
 end
 
+-- Forgets multi-part request `cs` and gives its bytes back.
+local function drop_partial(cs, p)
+	partial[cs] = nil
+	npartial = npartial - 1
+	partial_bytes = partial_bytes - p.n
+	unfinished(-p.n)
+end
+
+-- Drops the multi-part requests that got no part for UNFINISHED_TIMEOUT;
+-- one timer at a time, re-armed while any is unfinished.
+local function drop_stale()
+	stale_timer = false
+	if closed or npartial == 0 then
+		return
+	end
+	local now = skynet.now()
+	local dropped, bytes, first = 0, 0, nil
+	local next_check = UNFINISHED_TIMEOUT
+	for cs, p in pairs(partial) do
+		local idle = now - p.last
+		if idle >= UNFINISHED_TIMEOUT then
+			dropped, bytes, first = dropped + 1, bytes + p.n, first or cs
+			drop_partial(cs, p)
+			if not p.push then
+				respond_error(cs, format("multi-part request unfinished: no part for %.1f s", idle / 100))
+			end
+		elseif UNFINISHED_TIMEOUT - idle < next_check then
+			next_check = UNFINISHED_TIMEOUT - idle
+		end
+	end
+	if dropped > 0 then
+		skynet.error(format("cluster: %s (socket %d): dropped %d unfinished multi-part message(s) (%d bytes, session %d%s): no part for %.1f s (cluster_unfinished_timeout)",
+			peer, fd, dropped, bytes, first, dropped > 1 and ", ..." or "", UNFINISHED_TIMEOUT / 100))
+	end
+	if npartial > 0 then
+		stale_timer = true
+		skynet.timeout(next_check, drop_stale)
+	end
+end
+
 local function request(body)
 	local tag, a, b, d = unpackrequest(body)
 	if tag == 0x00 or tag == 0x80 then
@@ -167,16 +224,26 @@ local function request(body)
 		if p == nil then
 			error(format("part for session %d without a start frame", a))
 		end
-		local n = p.n + #b
+		local len = #b
+		local n = p.n + len
 		if n > p.total then
 			error(format("parts of session %d exceed the declared %d bytes", a, p.total))
 		end
+		if partial_bytes + len > MAX_UNFINISHED then
+			error(format("unfinished multi-part messages pass cluster_max_unfinished (%d bytes on this connection)",
+				MAX_UNFINISHED))
+		end
+		local ok, total = unfinished(len, UNFINISHED_NODE)
+		if not ok then
+			error(format("unfinished multi-part messages pass cluster_max_unfinished_node (%d bytes on this node, %d held)",
+				UNFINISHED_NODE, total))
+		end
+		partial_bytes = partial_bytes + len
 		p[#p + 1] = b
 		p.n = n
+		p.last = skynet.now()
 		if tag == 0x03 then
-			partial[a] = nil
-			npartial = npartial - 1
-			partial_bytes = partial_bytes - p.total
+			drop_partial(a, p)
 			if n ~= p.total then
 				if not p.push then
 					respond_error(a, "Invalid large req")
@@ -197,26 +264,22 @@ local function request(body)
 		if npartial >= MAX_PARTIAL then
 			error(format("more than %d unfinished multi-part messages", MAX_PARTIAL))
 		end
-		if partial_bytes + d > 2 * MAX_MESSAGE then
-			error("unfinished multi-part messages exceed twice cluster_max_message")
-		end
 		npartial = npartial + 1
-		partial_bytes = partial_bytes + d
-		partial[b] = { addr = a, push = tag & 0x40 ~= 0, total = d, n = 0 }
+		partial[b] = { addr = a, push = tag & 0x40 ~= 0, total = d, n = 0, last = skynet.now() }
+		if not stale_timer then
+			stale_timer = true
+			skynet.timeout(UNFINISHED_TIMEOUT, drop_stale)
+		end
 	end
 end
 
 ----------------------------------------------------------------------------
 -- Socket events.
 
-local function data(size, msg)
-	if closed then
-		driver.drop(msg, size)
-		return
-	end
-	framer:push(msg, size)
+-- Frames and runs what is buffered; a malformed frame disconnects.
+local function run_frames()
 	local pop = framer.pop
-	while true do
+	while not closed do
 		local body = pop(framer)
 		if body == nil then
 			return
@@ -228,6 +291,20 @@ local function data(size, msg)
 			return
 		end
 	end
+end
+
+local function data(size, msg)
+	if closed then
+		driver.drop(msg, size)
+		return
+	end
+	framer:push(msg, size)
+	run_frames()
+end
+
+local function broken(err)
+	skynet.error(format("cluster: connection %s (socket %d) broken: %s", peer, fd, tostring(err)))
+	shutdown()
 end
 
 local dunpack = driver.unpack
@@ -244,8 +321,7 @@ local function socket_message(msg, sz)
 	elseif t == 3 then -- CLOSE
 		shutdown()
 	elseif t == 5 then -- ERROR
-		skynet.error(format("cluster: connection %s (socket %d) broken: %s", peer, fd, tostring(d)))
-		shutdown()
+		broken(d)
 	elseif t == 7 and ud > 0 then
 		skynet.error(format("cluster: %d K bytes waiting to be sent to %s", ud, peer))
 	end

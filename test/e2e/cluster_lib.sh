@@ -26,12 +26,14 @@ write_map() {
 }
 
 # start_server TAG NAME MAP [PREFIX...]: a cluster_server node in the
-# background (PREFIX: a command to run it under, e.g. ip netns exec).
+# background (PREFIX: a command to run it under, e.g. ip netns exec), with
+# the config lines of the array SERVER_EXTRA if set.
 # Sets SERVER_PID; PASS/FAIL on whether it logged READY.
+SERVER_EXTRA=()
 start_server() {
 	local tag=$1 name=$2 map=$3
 	shift 3
-	write_config "$W/$tag.config" cluster_server "cluster = \"$map\"" "cluster_name = \"$name\""
+	write_config "$W/$tag.config" cluster_server "cluster = \"$map\"" "cluster_name = \"$name\"" "${SERVER_EXTRA[@]}"
 	"$@" ./skynet "$W/$tag.config" >> "$W/$tag.log" 2>&1 &
 	SERVER_PID=$!
 	E2E_PIDS+=("$SERVER_PID")

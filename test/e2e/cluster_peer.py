@@ -23,6 +23,22 @@ tests (test/e2e/test_cluster.sh).
                                           KIND (garbage, impossible, half,
                                           halfmulti) and must be closed by the
                                           caller; later ones are served well
+  cluster_peer.py overcap HOST PORT CAP MSGS
+                                          one connection leaves MSGS multi-part
+                                          requests unfinished, 2*CAP bytes in all:
+                                          the node must disconnect it near CAP
+  cluster_peer.py nodecap HOST PORT CAP NODECAP
+                                          connections each hold 3/4 CAP unfinished
+                                          until one passes NODECAP: only that one is
+                                          disconnected; closing them gives the bytes
+                                          back
+  cluster_peer.py stale HOST PORT SECS    an unfinished multi-part request gets an
+                                          error answer within SECS; the connection
+                                          stays usable
+  cluster_peer.py hoard HOST PORT N MB    N connections each try to leave MB MiB of
+                                          unfinished parts; prints "HELD <bytes>"
+                                          and keeps them open for 3 s
+
 Prints "OK ..." on success, "FAIL ..." otherwise (exit status 1).
 """
 import socket
@@ -579,6 +595,132 @@ def mode_badlisten(host, secs, specs):
             ", ".join("%s %d" % (k, served[k]) for k in kinds)))
 
 
+# ------------------------------------------------ unfinished messages
+
+
+def send_until_closed(s, data):
+    """sends data; -> True if the peer closed the connection meanwhile"""
+    try:
+        s.sendall(data)
+        return False
+    except (BrokenPipeError, ConnectionResetError):
+        return True
+
+
+def part(session, chunk, last=False):
+    return frame(bytes([3 if last else 2]) + struct.pack("<I", session) + chunk)
+
+
+def start_frame(session, total, push=False):
+    return frame(b"\x81\x05@echo" + struct.pack("<II", session, total) if not push
+                 else b"\xc1\x05@echo" + struct.pack("<II", session, total))
+
+
+def mode_overcap(host, port, cap, msgs):
+    s = connect(host, port)
+    chunk = b"u" * 0x8000
+    each = 2 * cap // msgs
+    for m in range(msgs):
+        s.sendall(start_frame(m + 1, 4 * cap))  # never reached: the parts stop at 2*CAP in all
+    sent = 0
+    dead = False
+    while sent < 2 * cap and not dead:
+        for m in range(msgs):
+            dead = send_until_closed(s, part(m + 1, chunk))
+            if dead:
+                break
+            sent += len(chunk)
+    t = closed_by_peer(s, 5)
+    check(t is not None, "overcap: still connected after %d unfinished bytes (cap %d)" % (sent, cap))
+    print("OK overcap: %d unfinished messages, disconnected by the node (%d bytes sent, cap %d)" % (msgs, sent, cap))
+
+
+def hold_unfinished(s, session, nbytes):
+    """starts a request and sends nbytes of it, leaving it unfinished;
+    -> True if the node closed the connection meanwhile"""
+    s.sendall(start_frame(session, nbytes + 1))
+    chunk = b"h" * 0x8000
+    for off in range(0, nbytes, 0x8000):
+        if send_until_closed(s, part(session, chunk[:min(0x8000, nbytes - off)])):
+            return True
+    return False
+
+
+def call_ok(s, session):
+    s.settimeout(5)
+    s.sendall(request("@echo", session, pack("echo", session)))
+    while True:
+        sess, ok, data = read_response(s)
+        if sess == session:
+            return ok and unpack(data) == [session]
+
+
+def mode_nodecap(host, port, cap, nodecap):
+    each = cap * 3 // 4
+    conns = []
+    k = nodecap // each + 1  # the k-th connection passes the node's cap
+    for i in range(k):
+        s = connect(host, port)
+        died = hold_unfinished(s, 1, each)
+        if i < k - 1:
+            check(not died, "nodecap: connection %d (%d bytes held in all) was disconnected" % (i + 1, (i + 1) * each))
+            check(call_ok(s, 100), "nodecap: connection %d is served" % (i + 1))
+        conns.append(s)
+    last = conns.pop()
+    check(closed_by_peer(last, 5) is not None, "nodecap: connection %d passed the node's cap and stayed" % k)
+    for i, s in enumerate(conns):
+        check(call_ok(s, 101), "nodecap: connection %d still served after the other's disconnect" % (i + 1))
+    for s in conns:
+        s.close()
+    time.sleep(0.3)  # the agents exit and give the bytes back
+    again = []
+    for i in range(k - 1):
+        s = connect(host, port)
+        check(not hold_unfinished(s, 1, each) and call_ok(s, 102),
+              "nodecap: after closing, connection %d can hold %d bytes again" % (i + 1, each))
+        again.append(s)
+    for s in again:
+        s.close()
+    print("OK nodecap: %d connections of %d unfinished bytes each fit, the next was disconnected; bytes given back on close" % (k - 1, each))
+
+
+def mode_stale(host, port, secs):
+    s = connect(host, port)
+    t0 = time.time()
+    s.sendall(start_frame(7, 100000) + part(7, b"s" * 0x8000))
+    s.sendall(start_frame(8, 100000, push=True) + part(8, b"p" * 0x8000))
+    s.settimeout(secs)
+    try:
+        sess, ok, data = read_response(s)
+    except socket.timeout:
+        print("FAIL stale: no answer to the unfinished request within %.1f s" % secs)
+        sys.exit(1)
+    waited = time.time() - t0
+    check(sess == 7 and not ok and b"unfinished" in data, "stale: answer %r %r %r" % (sess, ok, data))
+    check(call_ok(s, 9), "stale: the connection is served after the drop")
+    print("OK stale: unfinished request answered with an error after %.2f s (%s); connection kept" % (waited, data.decode()))
+
+
+def mode_hoard(host, port, n, mb):
+    conns, held = [], 0
+    for i in range(n):
+        s = connect(host, port)
+        nbytes = mb * 1024 * 1024
+        s.sendall(start_frame(1, nbytes + 1))
+        chunk = b"m" * 0x8000
+        for off in range(0, nbytes, 0x8000):
+            if send_until_closed(s, part(1, chunk)):
+                break
+            held += len(chunk)
+        conns.append(s)
+    time.sleep(0.5)
+    print("HELD %d" % held, flush=True)
+    time.sleep(3)
+    for s in conns:
+        s.close()
+    print("OK hoard: %d connections, %d bytes sent" % (n, held))
+
+
 def main():
     if sys.argv[1] == "badlisten":
         mode_badlisten(sys.argv[2], float(sys.argv[3]), sys.argv[4:])
@@ -594,6 +736,14 @@ def main():
         mode_maxclient(host, port, int(sys.argv[4]))
     elif mode == "hold":
         mode_hold(host, port, float(sys.argv[4]))
+    elif mode == "overcap":
+        mode_overcap(host, port, int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "nodecap":
+        mode_nodecap(host, port, int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "stale":
+        mode_stale(host, port, float(sys.argv[4]))
+    elif mode == "hoard":
+        mode_hoard(host, port, int(sys.argv[4]), int(sys.argv[5]))
     else:
         print("FAIL unknown mode " + mode)
         sys.exit(2)
