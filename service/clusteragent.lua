@@ -31,6 +31,15 @@
 -- the part that would pass either cap disconnects its peer.  A multi-part
 -- request that gets no part for UNFINISHED_TIMEOUT is dropped (one log
 -- line; a request gets an error answer) and its bytes are given back.
+--
+-- Taking over the socket: clusterd accepts the connection and holds it
+-- until a first complete frame arrives (idle connections cost no agent),
+-- then starts us paused.  We take the socket over (driver.start: the socket
+-- thread sends us "transfer" and from then on our bytes come to us), then
+-- ask clusterd for what it received before ("handoff"); clusterd handles
+-- that request after every byte it was sent, so the handed-over bytes
+-- followed by ours are the stream in order.  Until the handoff arrives our
+-- own socket events wait in `early`.
 
 local skynet = require "skynet"
 local c = require "skynet.core"
@@ -47,6 +56,7 @@ local MAX_PARTIAL = 256 -- unfinished multi-part messages per connection
 local MAX_UNFINISHED = tonumber(skynet.getenv "cluster_max_unfinished") or MAX_MESSAGE -- bytes, per connection
 local UNFINISHED_NODE = tonumber(skynet.getenv "cluster_max_unfinished_node") or 1024 * 1024 * 1024 -- bytes, per node
 local UNFINISHED_TIMEOUT = tonumber(skynet.getenv "cluster_unfinished_timeout") or 1000 -- centiseconds
+local HANDOFF_TIMEOUT = 1000 -- centiseconds to take the socket over from clusterd
 
 local csend, ctostring, intcommand = c.send, c.tostring, c.intcommand
 local unpackrequest, packresponse, concat, unfinished = core.unpackrequest, core.packresponse, core.concat,
@@ -64,6 +74,7 @@ local trace_tag           -- trace tag for the next request
 local wb = core.wbuf()
 local framer = core.framer()
 local closed = false
+local early = {}          -- socket DATA (strings) / CLOSE / ERROR (tables) before the handoff; nil after
 
 local function flush()
 	local p, n = wb:take()
@@ -298,6 +309,11 @@ local function data(size, msg)
 		driver.drop(msg, size)
 		return
 	end
+	if early then
+		early[#early + 1] = skynet.tostring(msg, size)
+		driver.drop(msg, size)
+		return
+	end
 	framer:push(msg, size)
 	run_frames()
 end
@@ -318,10 +334,15 @@ local function socket_message(msg, sz)
 		end
 	elseif id ~= fd then
 		if t == 6 then driver.drop(d, ud) end
+	elseif t == 2 then -- CONNECT "transfer": the socket is ours; ask for what came before
+		if early and not early.asked then
+			early.asked = true
+			skynet.send(clusterd, "lua", "handoff", fd)
+		end
 	elseif t == 3 then -- CLOSE
-		shutdown()
+		if early then early[#early + 1] = { close = true } else shutdown() end
 	elseif t == 5 then -- ERROR
-		broken(d)
+		if early then early[#early + 1] = { err = d } else broken(d) end
 	elseif t == 7 and ud > 0 then
 		skynet.error(format("cluster: %d K bytes waiting to be sent to %s", ud, peer))
 	end
@@ -338,6 +359,34 @@ end
 
 function CMD.exit()
 	shutdown()
+end
+
+-- from clusterd: the bytes it received before we took the socket over
+-- (false: the connection is already gone)
+function CMD.handoff(bytes)
+	local q = early
+	if q == nil then
+		return
+	end
+	early = nil
+	if not bytes then
+		shutdown()
+		return
+	end
+	framer:push(bytes)
+	run_frames()
+	for _, e in ipairs(q) do
+		if closed then
+			return
+		elseif type(e) == "string" then
+			framer:push(e)
+			run_frames()
+		elseif e.close then
+			shutdown()
+		else
+			broken(e.err)
+		end
+	end
 end
 
 local dispatch_message = skynet.dispatch_message
@@ -385,5 +434,13 @@ skynet.start(function()
 	names = skynet.call(clusterd, "lua", "names")
 	driver.start(fd)
 	driver.nodelay(fd) -- responses leave at once (the wire does not depend on it)
+	-- the takeover cannot get lost, but an agent must never wait for it forever
+	skynet.timeout(HANDOFF_TIMEOUT, function()
+		if early and not closed then
+			skynet.error(format("cluster: %s (socket %d): no handoff from clusterd within %.1f s", peer, fd,
+				HANDOFF_TIMEOUT / 100))
+			shutdown()
+		end
+	end)
 end)
 c.callback(dispatch)

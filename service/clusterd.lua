@@ -7,14 +7,23 @@
 --   * one clustersender per remote node, created on first use;
 --   * one clusterproxy per (node, name) asked for with cluster.proxy;
 --   * the registry of names served as "@name" (cluster.register);
---   * the listening sockets of cluster.open, and one clusteragent per
---     accepted connection (the agent reads the socket itself; there is no
---     gate in between).
+--   * the listening sockets of cluster.open, and the accepted connections:
+--     a connection is held here, cheaply (a table and the bytes so far),
+--     until its first complete frame arrives; then it gets a clusteragent,
+--     which takes the socket over and reads it itself (no gate in between).
+--
+-- Silent connections (accepted, no complete frame yet) cannot pile up: one
+-- that has not finished its first frame within HANDSHAKE_TIMEOUT
+-- (cluster_handshake_timeout) is closed, and when HANDSHAKE_MAX
+-- (cluster_handshake_max) are silent the oldest is closed for each new one.
+-- They do not count against maxclient, which bounds connections with an
+-- agent.  Closes are logged as one summary line per second at most.
 --
 -- Commands ("lua"): reload(map), listen(addr, port, maxclient), sender(node)
 -- (-> address, or nil and why),
 -- senders(), proxy(node, name), register(name, addr), unregister(name),
--- queryname(name), names() (agents subscribe), agentexit(fd).
+-- queryname(name), names() (agents subscribe), handoff(fd) and agentexit(fd)
+-- (from agents).
 --
 -- A node that is not in the map: by default a call to it fails at once
 -- ("cluster node [x] is absent."); with `__nowaiting = false` in the map the
@@ -22,10 +31,18 @@
 -- "Waiting for cluster node [x]".
 
 local skynet = require "skynet"
-local socket = require "skynet.socket"
+local driver = require "skynet.socketdriver"
 local core = require "skynet.cluster.core"
 
 local format = string.format
+
+local HANDSHAKE_TIMEOUT = tonumber(skynet.getenv "cluster_handshake_timeout") or 300 -- centiseconds
+local HANDSHAKE_MAX = math.max(1, tonumber(skynet.getenv "cluster_handshake_max") or 1024) -- silent connections
+-- the kernel's queue of connections not yet accepted: long enough that a
+-- flood of connections does not keep it full and drop a real peer's SYN
+-- (its connect would then wait a second per retry)
+local LISTEN_BACKLOG = 128
+local REPORT_INTERVAL = 100 -- centiseconds between summary lines about closed silent connections
 
 local node_address = {} -- node name -> "host:port" | false
 local options = { nowaiting = true }
@@ -36,8 +53,20 @@ local proxies = {}      -- "node\0name" -> proxy address
 local names = {}        -- registered name -> handle
 local handle_name = {}  -- handle -> registered name
 local agents = {}       -- agent address -> true (subscribed to name changes)
-local connections = {}  -- socket id -> { agent = addr | nil, listen = listen id }
-local listeners = {}    -- listen socket id -> { maxclient, count }
+-- socket id -> { fd, peer, listen = listen id, state, agent = addr | nil,
+--   parts = strings received | nil, n = #bytes, need = first frame size | nil,
+--   deadline = skynet.now() by which the first frame must be complete }
+-- state: "silent" (no complete frame yet), "starting" (its agent is being
+-- launched; the socket is paused), "agent" (the agent owns the socket),
+-- "gone" (closed while starting; the agent is told so), "closed" (dropped;
+-- left only in the `silent` FIFO until the head passes it).
+local connections = {}
+local silent = {}       -- FIFO of connections accepted, oldest first; [silent_head, silent_tail]
+local silent_head, silent_tail, nsilent = 1, 0, 0
+local sweep_armed = false
+local closed_timeout, closed_evicted, report_armed = 0, 0, false
+local listeners = {}    -- listen socket id -> { maxclient, count (connections with an agent) }
+local listening = {}    -- listen socket id -> coroutine waiting for it to start
 local nodename = core.nodename()
 
 local CMD = {}
@@ -252,21 +281,218 @@ local function parse_hostport(addr)
 	return h, tonumber(p)
 end
 
-local function new_agent(fd, addr, lid)
-	local l = listeners[lid]
-	local ok, agent = pcall(skynet.newservice, "clusteragent", skynet.self(), fd, addr)
-	if not ok then
-		skynet.error(format("cluster: cannot start an agent for %s: %s", addr, tostring(agent)))
-		socket.close_fd(fd)
-		connections[fd] = nil
-		if l then l.count = l.count - 1 end
-		return
+-- One line per REPORT_INTERVAL at most about silent connections closed.
+local function report()
+	report_armed = false
+	skynet.error(format("cluster: closed %d connection(s) that sent no complete frame: %d after cluster_handshake_timeout (%.1f s), %d over cluster_handshake_max (%d)",
+		closed_timeout + closed_evicted, closed_timeout, HANDSHAKE_TIMEOUT / 100, closed_evicted, HANDSHAKE_MAX))
+	closed_timeout, closed_evicted = 0, 0
+end
+
+-- Closes a silent connection.
+local function close_silent(conn, evicted)
+	conn.state = "closed"
+	connections[conn.fd] = nil
+	nsilent = nsilent - 1
+	driver.close(conn.fd)
+	if evicted then
+		closed_evicted = closed_evicted + 1
+	else
+		closed_timeout = closed_timeout + 1
 	end
-	local conn = connections[fd]
-	if conn then
-		conn.agent = agent
+	if not report_armed then
+		report_armed = true
+		skynet.timeout(REPORT_INTERVAL, report)
 	end
 end
+
+-- The oldest connection still silent, or nil (drops the FIFO's dead head).
+local function oldest_silent()
+	while silent_head <= silent_tail do
+		local conn = silent[silent_head]
+		if conn.state == "silent" then
+			return conn
+		end
+		silent[silent_head] = nil
+		silent_head = silent_head + 1
+	end
+end
+
+-- Closes the silent connections past their deadline; one timer at a time,
+-- set for the oldest one's deadline.
+local sweep
+local function arm_sweep()
+	if sweep_armed then
+		return
+	end
+	local conn = oldest_silent()
+	if conn then
+		sweep_armed = true
+		skynet.timeout(math.max(conn.deadline - skynet.now(), 1), sweep)
+	end
+end
+
+function sweep()
+	sweep_armed = false
+	local now = skynet.now()
+	while true do
+		local conn = oldest_silent()
+		if conn == nil or conn.deadline > now then
+			break
+		end
+		close_silent(conn)
+	end
+	arm_sweep()
+end
+
+local function accept(lid, fd, peer)
+	if nsilent >= HANDSHAKE_MAX then
+		close_silent(oldest_silent(), true)
+	end
+	local conn = { fd = fd, peer = peer, listen = lid, state = "silent", parts = {}, n = 0,
+		deadline = skynet.now() + HANDSHAKE_TIMEOUT }
+	connections[fd] = conn
+	silent_tail = silent_tail + 1
+	silent[silent_tail] = conn
+	nsilent = nsilent + 1
+	driver.start(fd)
+	arm_sweep()
+end
+
+local function new_agent(conn)
+	local ok, agent = pcall(skynet.newservice, "clusteragent", skynet.self(), conn.fd, conn.peer)
+	if not ok then
+		skynet.error(format("cluster: cannot start an agent for %s: %s", conn.peer, tostring(agent)))
+		driver.close(conn.fd)
+		if connections[conn.fd] == conn then
+			connections[conn.fd] = nil
+			local l = listeners[conn.listen]
+			if l then l.count = l.count - 1 end
+		end
+		return
+	end
+	conn.agent = agent
+	if conn.state == "gone" then
+		skynet.send(agent, "lua", "handoff", false)
+	end
+end
+
+-- The first frame is complete: the connection gets an agent.
+local function spoke(conn)
+	nsilent = nsilent - 1
+	local l = listeners[conn.listen]
+	if l == nil or l.count >= l.maxclient then
+		skynet.error(format("cluster: refuse %s: %d connections already (maxclient)", conn.peer, l and l.count or 0))
+		conn.state = "closed"
+		connections[conn.fd] = nil
+		driver.close(conn.fd)
+		return
+	end
+	l.count = l.count + 1
+	conn.state = "starting"
+	driver.pause(conn.fd) -- the agent resumes it; meanwhile little piles up here
+	skynet.error(format("socket accept from %s", conn.peer))
+	skynet.fork(new_agent, conn)
+end
+
+local function data(fd, size, msg)
+	local conn = connections[fd]
+	if conn == nil or (conn.state ~= "silent" and conn.state ~= "starting") then
+		driver.drop(msg, size)
+		return
+	end
+	local parts = conn.parts
+	parts[#parts + 1] = skynet.tostring(msg, size)
+	driver.drop(msg, size)
+	conn.n = conn.n + size
+	if conn.state ~= "silent" then
+		return
+	end
+	if conn.need == nil and conn.n >= 2 then
+		local s = table.concat(parts)
+		conn.parts = { s }
+		conn.need = 2 + (s:byte(1) << 8 | s:byte(2))
+	end
+	if conn.need and conn.n >= conn.need then
+		spoke(conn)
+	end
+end
+
+-- The peer closed (or broke) a connection we still hold.
+local function gone(fd)
+	local conn = connections[fd]
+	if conn == nil then
+		return
+	end
+	if conn.state == "silent" then
+		conn.state = "closed"
+		connections[fd] = nil
+		nsilent = nsilent - 1
+		driver.close(fd)
+	elseif conn.state == "starting" then
+		conn.state = "gone"
+		conn.parts = nil
+		if conn.agent then
+			skynet.send(conn.agent, "lua", "handoff", false)
+		end
+	end
+end
+
+local socket_event = {}
+
+socket_event[1] = function(id, size, msg) data(id, size, msg) end -- DATA
+
+socket_event[2] = function(id, port, addr) -- CONNECT: a listen socket started
+	local co = listening[id]
+	if co then
+		listening[id] = { ip = addr, port = port }
+		skynet.wakeup(co)
+	end
+end
+
+socket_event[3] = function(id) -- CLOSE
+	local co = listening[id]
+	if co then
+		listening[id] = { err = "closed" }
+		skynet.wakeup(co)
+		return
+	end
+	gone(id)
+end
+
+socket_event[4] = function(lid, fd, peer) -- ACCEPT
+	if listeners[lid] then
+		accept(lid, fd, peer)
+	else
+		driver.close(fd)
+	end
+end
+
+socket_event[5] = function(id, _, err) -- ERROR
+	local co = listening[id]
+	if co then
+		listening[id] = { err = err }
+		skynet.wakeup(co)
+	elseif listeners[id] then
+		skynet.error(format("cluster: accept error on listen socket %d: %s", id, tostring(err)))
+	else
+		gone(id)
+	end
+end
+
+skynet.register_protocol {
+	name = "socket",
+	id = skynet.PTYPE_SOCKET,
+	unpack = driver.unpack,
+	dispatch = function(_, _, t, id, ud, d)
+		local f = socket_event[t]
+		if f then
+			f(id, ud, d)
+		elseif t == 6 then
+			driver.drop(d, ud)
+		end
+	end,
+}
 
 -- listen(addr, port, maxclient) / listen(nodename, nil, maxclient)
 -- -> ip, port actually bound, or nil and why not
@@ -279,32 +505,44 @@ function CMD.listen(addr, port, maxclient)
 		addr, port = parse_hostport(a)
 	end
 	maxclient = math.tointeger(maxclient) or 1024
-	local ok, id, ip, bound = pcall(socket.listen, addr, port)
+	local ok, id = pcall(driver.listen, addr, port, LISTEN_BACKLOG)
 	if not ok then
 		return nil, format("cannot listen on %s:%s: %s", addr, tostring(port), tostring(id))
 	end
-	skynet.error(format("Listen on %s %d", ip or addr, bound or port))
-	local l = { maxclient = maxclient, count = 0 }
-	listeners[id] = l
-	socket.start(id, function(fd, peer)
-		skynet.error(format("socket accept from %s", peer))
-		if l.count >= l.maxclient then
-			skynet.error(format("cluster: refuse %s: %d connections already (maxclient)", peer, l.count))
-			socket.close_fd(fd)
-			return
-		end
-		l.count = l.count + 1
-		connections[fd] = { listen = id }
-		skynet.fork(new_agent, fd, peer, id)
-	end)
-	return ip or addr, bound or port
+	listening[id] = coroutine.running()
+	driver.start(id)
+	skynet.wait()
+	local r = listening[id]
+	listening[id] = nil
+	if r.err then
+		driver.close(id)
+		return nil, format("cannot listen on %s:%s: %s", addr, tostring(port), tostring(r.err))
+	end
+	skynet.error(format("Listen on %s %d", r.ip or addr, r.port or port))
+	listeners[id] = { maxclient = maxclient, count = 0 }
+	return r.ip or addr, r.port or port
+end
+
+-- from an agent that took its socket over: what we received before
+function CMD.handoff(fd)
+	local _, source = skynet.context()
+	local conn = connections[fd]
+	if conn and conn.state == "starting" and (conn.agent == nil or conn.agent == source) then
+		conn.agent = source
+		conn.state = "agent"
+		local bytes = table.concat(conn.parts)
+		conn.parts = nil
+		skynet.send(source, "lua", "handoff", bytes)
+	else
+		skynet.send(source, "lua", "handoff", false)
+	end
 end
 
 function CMD.agentexit(fd)
 	local _, source = skynet.context()
 	agents[source] = nil
 	local conn = connections[fd]
-	if conn then
+	if conn and conn.agent == source then
 		connections[fd] = nil
 		local l = listeners[conn.listen]
 		if l then

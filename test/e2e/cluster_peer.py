@@ -17,12 +17,22 @@ tests (test/e2e/test_cluster.sh).
   cluster_peer.py hold HOST PORT SECS     connect, then make one good call every
                                           0.1 s for SECS seconds (a well-behaved
                                           peer while others misbehave)
+  cluster_peer.py burst HOST PORT         connect and stream 2,000 pushes (one of
+                                          them multi-part), one write each: they
+                                          arrive in order (the node hands the
+                                          connection to its agent mid-stream)
   cluster_peer.py badlisten HOST SECS KIND:PORT...
                                           listening nodes that break the protocol:
                                           the first connection to each port gets
                                           KIND (garbage, impossible, half,
                                           halfmulti) and must be closed by the
                                           caller; later ones are served well
+  cluster_peer.py flood HOST PORT N SYNCDIR SECS
+                                          open N connections that never send a
+                                          byte (touching SYNCDIR/flood.go once a
+                                          tenth are open); every one must be
+                                          closed by the node within SECS of its
+                                          opening
   cluster_peer.py overcap HOST PORT CAP MSGS
                                           one connection leaves MSGS multi-part
                                           requests unfinished, 2*CAP bytes in all:
@@ -484,6 +494,32 @@ def mode_maxclient(host, port, n):
     print("OK maxclient %d: %d connections served, connection %d closed" % (n, n, n + 1))
 
 
+def mode_burst(host, port):
+    """a call first, then 2,000 pushes (one of them multi-part) in as many
+    writes, then a call: bytes reach the node before, while and after its
+    agent takes the connection over, and the pushes must arrive in order"""
+    n, bigone = 2000, 1000
+    s = connect(host, port)
+    big = b"B" * 100000
+    s.sendall(request("@echo", 1, pack("reset")))
+    for i in range(1, n + 1):
+        s.sendall(request("@echo", 0, pack("push", big if i == bigone else i), push=True))
+    s.sendall(request("@echo", 2, pack("pushed")))
+    got = {}
+    while len(got) < 2:
+        session, ok, data = read_response(s)
+        got[session] = (ok, data)
+    check(got[1][0], "burst: the first call is answered")
+    ok, data = got[2]
+    check(ok, "burst: the last call is answered: %r" % data[:80])
+    pushed = unpack(data)[0]
+    want = [big if i == bigone else i for i in range(1, n + 1)]
+    check(pushed == want, "burst: %d pushes arrived, first out of place: %s" % (
+        len(pushed), next((i + 1 for i, (a, b) in enumerate(zip(pushed, want)) if a != b), "-")))
+    s.close()
+    print("OK burst: %d pushes streamed on a new connection arrived in order" % n)
+
+
 # ------------------------------------------------- protocol breakers
 
 
@@ -594,6 +630,68 @@ def mode_badlisten(host, secs, specs):
             ", ".join("%s after %.2f s" % (k, results[k]) for k in kinds),
             ", ".join("%s %d" % (k, served[k]) for k in kinds)))
 
+
+# ------------------------------------------------------ idle flood
+
+
+def mode_flood(host, port, n, syncdir, secs):
+    import os
+    import select
+    ep = select.epoll()
+    opened, closed, refused = {}, {}, 0
+    worst = 0.0
+    conns = {}
+
+    def reap(timeout):
+        nonlocal worst
+        for fdno, _ in ep.poll(timeout):
+            s = conns[fdno]
+            try:
+                d = s.recv(64)
+            except (ConnectionResetError, BrokenPipeError):
+                d = b""
+            except BlockingIOError:
+                continue
+            if d:
+                print("FAIL flood: the node sent %r to an idle connection" % d[:20])
+                sys.exit(1)
+            ep.unregister(fdno)
+            closed[fdno] = time.time()
+            worst = max(worst, closed[fdno] - opened[fdno])
+
+    t0 = time.time()
+    told = False
+    for i in range(n):
+        s = socket.socket()
+        s.settimeout(5)
+        try:
+            s.connect((host, port))
+        except OSError:
+            refused += 1
+            s.close()
+            continue
+        s.setblocking(False)
+        fdno = s.fileno()
+        conns[fdno] = s
+        opened[fdno] = time.time()
+        ep.register(fdno, select.EPOLLIN | select.EPOLLRDHUP)
+        if i % 64 == 0:
+            reap(0)
+        if not told and i >= n // 10:
+            open(os.path.join(syncdir, "flood.go"), "w").close()
+            told = True
+    open_secs = time.time() - t0
+    deadline = time.time() + secs + 5
+    while len(closed) < len(opened) and time.time() < deadline:
+        reap(0.2)
+    open(os.path.join(syncdir, "flood-end.go"), "w").close()
+    left = len(opened) - len(closed)
+    check(left == 0, "flood: %d of %d idle connections still open %d s after the last was opened" % (
+        left, len(opened), secs + 5))
+    check(worst <= secs, "flood: an idle connection stayed open %.2f s (limit %.1f s)" % (worst, secs))
+    check(refused <= n // 100, "flood: %d of %d connects failed" % (refused, n))
+    print("OK flood: %d idle connections opened in %.2f s, all closed by the node, the longest after %.2f s" % (
+        len(opened), open_secs, worst))
 
 # ------------------------------------------------ unfinished messages
 
@@ -736,6 +834,10 @@ def main():
         mode_maxclient(host, port, int(sys.argv[4]))
     elif mode == "hold":
         mode_hold(host, port, float(sys.argv[4]))
+    elif mode == "burst":
+        mode_burst(host, port)
+    elif mode == "flood":
+        mode_flood(host, port, int(sys.argv[4]), sys.argv[5], float(sys.argv[6]))
     elif mode == "overcap":
         mode_overcap(host, port, int(sys.argv[4]), int(sys.argv[5]))
     elif mode == "nodecap":

@@ -32,6 +32,8 @@ echo "# cluster: basic scenario took $(( $(date +%s) - t0 )) s"
 # --- a Python peer from the wire spec, as the caller --------------------
 r=$($PEER call 127.0.0.1 "$P_B" 2>&1)
 if [[ "$r" == OK* ]]; then pass "mixed: $r"; else fail "mixed: python peer calls a skynet node" "$r"; fi
+r=$($PEER burst 127.0.0.1 "$P_B" 2>&1)
+if [[ "$r" == OK* ]]; then pass "mixed: $r"; else fail "mixed: a burst on a new connection" "$r"; fi
 
 # --- malformed and oversized input: disconnect, keep serving -------------
 $PEER hold 127.0.0.1 "$P_B" 3 > "$W/hold.out" 2>&1 &

@@ -7,14 +7,17 @@
 #   callers that leave multi-part requests unfinished: the per-connection
 #     and per-node caps disconnect them, stale ones are dropped, the node's
 #     memory stays bounded
+#   thousands of idle connections: closed within cluster_handshake_timeout
+#     while a real peer keeps being served; the node goes back to idle
 # Python peer: test/e2e/cluster_peer.py; Lua: test/e2e/lua/cluster_*.lua.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster_lib.sh"
 
-read -r P_G P_I P_H P_M P_U P_S <<< "$(free_ports 6)"
+read -r P_G P_I P_H P_M P_U P_S P_F <<< "$(free_ports 7)"
 
-# rss_kib PID
+# rss_kib PID / cpu_ticks PID
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # --- listeners that break the protocol --------------------------------------
 write_map "$W/bad.map" garbage=127.0.0.1:$P_G impossible=127.0.0.1:$P_I half=127.0.0.1:$P_H halfmulti=127.0.0.1:$P_M
@@ -79,4 +82,39 @@ if start_server st st "$W/u.map"; then
 fi
 SERVER_EXTRA=()
 
+# --- a flood of idle connections ---------------------------------------------
+N=10000
+ulimit -n $((N + 1000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+limit=$(ulimit -n)
+[ "$limit" != unlimited ] && [ "$limit" -lt $((N + 500)) ] && N=$((limit - 500))
+if [ "$N" -lt 3000 ]; then
+	echo "SKIP cluster idle flood: open-file limit $limit is too low for 3,000 connections and cannot be raised"
+else
+	write_map "$W/f.map" b=127.0.0.1:$P_F
+	SERVER_EXTRA=("cluster_handshake_timeout = 200")
+	if start_server f b "$W/f.map"; then
+		pid_f=$SERVER_PID
+		client_config flood flood "$W/f.map" ""
+		timeout -k 5 120 ./skynet "$W/flood.config" > "$W/flood.log" 2>&1 &
+		fc=$!
+		E2E_PIDS+=("$fc")
+		r=$($PEER flood 127.0.0.1 "$P_F" "$N" "$W/sync-flood" 4 2>&1)
+		if [[ "$r" == OK* ]]; then pass "flood: $r"; else fail "flood: idle connections closed in time" "$r"; fi
+		touch "$W/sync-flood/flood-end.go"
+		wait "$fc"
+		report flood
+		opened=$(echo "$r" | sed -n 's/^OK flood: \([0-9]*\) idle.*/\1/p')
+		sleep 1.2 # the last summary line
+		logged=$(sed -n 's/.*cluster: closed \([0-9]*\) connection(s) that sent no complete frame.*/\1/p' "$W/f.log" | awk '{ s += $1 } END { print s + 0 }')
+		lines=$(grep -c 'cluster: closed .* that sent no complete frame' "$W/f.log")
+		expect "flood: the node logged closing all ${opened:-?} ($logged) in $lines summary lines" test "${opened:-0}" -gt 0 -a "$logged" -eq "${opened:-0}" -a "$lines" -le 30
+		t1=$(cpu_ticks "$pid_f")
+		sleep 2
+		t2=$(cpu_ticks "$pid_f")
+		expect "flood: the node is idle afterwards ($((t2 - t1)) CPU ticks in 2 s, limit 10)" test $((t2 - t1)) -le 10
+		expect "flood: the node is still running" kill -0 "$pid_f"
+		stop "$pid_f"
+	fi
+	SERVER_EXTRA=()
+fi
 exit 0

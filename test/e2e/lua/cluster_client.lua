@@ -578,6 +578,26 @@ function S.protocol()
 	end
 end
 
+-- A real peer during a flood of idle connections to node "b": once the
+-- script says the flood is on (flood.go), call b every 0.1 s until it says
+-- the flood is over (flood-end.go).
+function S.flood()
+	wait_go("flood", 60)
+	local n, failed, first = 0, 0, nil
+	local t0 = now()
+	repeat
+		local okc, r = pcall(cluster.call, "b", "@echo", "echo", n)
+		if not okc or r ~= n then
+			failed = failed + 1
+			first = first or tostring(r)
+		end
+		n = n + 1
+		skynet.sleep(10)
+	until io.open(sync .. "/flood-end.go") or now() - t0 > 90
+	ok(format("flood: a real peer made %d calls during the flood", n), n >= 5, tostring(n))
+	ok("flood: every one was served", failed == 0, format("%d failed, first: %s", failed, tostring(first)))
+end
+
 -- One call, to check a node still serves (after the malformed-peer tests).
 function S.ping()
 	eq("ping: b still serves", wait_node("b", 10), "b")
