@@ -5,13 +5,12 @@
  * resume/wrap replace the coroutine library's and add the time between
  * resume and yield to a profiled coroutine's total.  When nothing is being
  * profiled (the common case) resume costs one table lookup more than the
- * stock one.  Times come from the monotonic clock (seconds, float).
+ * stock one.  Times come from skynet_hpc() (seconds, float).
  */
 #include "snlua_profile.h"
 #include "skynet.h"
 
 #include <lauxlib.h>
-#include <time.h>
 
 /* upvalue 1: starttime table (co -> time when last resumed)
  * upvalue 2: totaltime table (co -> seconds accumulated) */
@@ -21,11 +20,7 @@
  * that is running now (so SIGNAL can interrupt it), or NULL. */
 #define ACTIVE_SLOT lua_upvalueindex(3)
 
-static double now_seconds(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double now_seconds(void) { return (double)skynet_hpc() / 1e9; }
 
 static lua_State *get_co(lua_State *L, int idx) {
 	if (lua_isnoneornil(L, idx))

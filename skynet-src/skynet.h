@@ -5,6 +5,7 @@
 #ifndef SKYNET_H
 #define SKYNET_H
 
+#include "skynet_clock.h"
 #include "skynet_malloc.h"
 
 #include <stddef.h>

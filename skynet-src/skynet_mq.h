@@ -1,13 +1,19 @@
 /*
- * skynet_mq.h -- per-service mailboxes and the global run queue.
+ * skynet_mq.h -- per-service mailboxes.
  *
- * A mailbox is a growable FIFO ring of messages owned by one service.  It is
- * linked into the global run queue whenever it holds messages and no worker
- * is processing it, so a service never runs on two threads at once.
+ * A mailbox is a growable FIFO ring of messages owned by one service.  It
+ * must sit in the run queue (skynet_runq.h) whenever it holds messages and
+ * no worker is processing it, so a service never runs on two threads at
+ * once.  The mailbox knows when that is (it keeps the "linked or being
+ * worked" flag) but does not link itself: push and mark_release return true
+ * when the caller must hand the mailbox to skynet_runq_push.  That keeps
+ * the ring below the run queue: the run queue calls the mailbox, never the
+ * other way round.
  */
 #ifndef SKYNET_MQ_H
 #define SKYNET_MQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,46 +29,35 @@ struct skynet_message {
 
 struct message_queue;
 
-void skynet_globalmq_init(void);
-void skynet_globalmq_exit(void);
-/* Append a mailbox to the run queue; wakes a sleeping worker when useful. */
-void skynet_globalmq_push(struct message_queue *q);
-struct message_queue *skynet_globalmq_pop(void);
-/* Block until the run queue has a mailbox or the node quits (returns NULL). */
-struct message_queue *skynet_globalmq_wait(void);
-/* all: wake every sleeping worker (shutdown).  Otherwise (the timer
- * thread, periodically): wake one if mailboxes wait and none was taken
- * since the previous call, i.e. the work is stranded behind busy workers. */
-void skynet_globalmq_wakeup(int all);
-void skynet_globalmq_quit(void);
-int skynet_globalmq_sleepers(void);
-int skynet_globalmq_length(void);
+/* The part of a mailbox that belongs to the run queue: its link to the
+ * next mailbox and the quiet flags (skynet_runq.c; guarded by the run
+ * queue's lock).  It is the first member of every struct message_queue, so
+ * skynet_mq_link converts without knowing the rest of the mailbox. */
+struct mq_link {
+	struct message_queue *next;
+	bool quiet;        /* set once, before the workers start */
+	bool queued_quiet; /* `quiet` as the run queue counted it when linking */
+};
 
+static inline struct mq_link *skynet_mq_link(struct message_queue *q) { return (struct mq_link *)(void *)q; }
+
+/* A new mailbox counts as linked (messages wait) until its service finished
+ * init and the creator hands it to skynet_runq_push. */
 struct message_queue *skynet_mq_create(uint32_t handle);
 /* The owner is gone: the queue is drained (senders get PTYPE_ERROR) and freed
- * by the next worker that pops it. */
-void skynet_mq_mark_release(struct message_queue *q);
+ * by the next worker that pops it.  True: link it into the run queue. */
+bool skynet_mq_mark_release(struct message_queue *q);
 
 typedef void (*message_drop)(struct skynet_message *, void *);
 void skynet_mq_release(struct message_queue *q, message_drop drop_func, void *ud);
 uint32_t skynet_mq_handle(struct message_queue *q);
 
-/* 0 on success, 1 when the queue is empty (it then leaves the run queue). */
+/* 0 on success, 1 when the queue is empty (it then counts as unlinked). */
 int skynet_mq_pop(struct message_queue *q, struct skynet_message *message);
-void skynet_mq_push(struct message_queue *q, struct skynet_message *message);
+/* True when the mailbox was idle: the caller links it into the run queue. */
+bool skynet_mq_push(struct message_queue *q, struct skynet_message *message);
 int skynet_mq_length(struct message_queue *q);
 /* Queue length recorded when it crossed its overload threshold, or 0. */
 int skynet_mq_overload(struct message_queue *q);
-
-/* Marks the calling thread as a worker (affects wake-up decisions). */
-void skynet_mq_set_worker_thread(int is_worker);
-/* A quiet mailbox made ready by a worker wakes no sleeping worker (see
- * skynet_mq.c).  Call before the worker threads start. */
-void skynet_mq_set_quiet(struct message_queue *q);
-/* The calling worker still has n messages of its current service to run
- * after this one (see the wake-up policy in skynet_mq.c). */
-void skynet_mq_set_backlog(int n);
-/* The mailbox the calling worker is running now, or NULL. */
-void skynet_mq_set_current(struct message_queue *q);
 
 #endif

@@ -2,7 +2,8 @@
  * skynet_server.c -- service contexts and message delivery.
  *
  * The path of one message: skynet_send() -> skynet_context_push() appends to
- * the destination mailbox (skynet_mq.c) -> a worker (skynet_start.c) calls
+ * the destination mailbox (skynet_mq.c) and, if the mailbox was idle, links
+ * it into the run queue (skynet_runq.c) -> a worker (skynet_start.c) calls
  * skynet_context_message_dispatch() -> dispatch_message() runs the service
  * callback and frees the payload unless the callback kept it.
  *
@@ -18,6 +19,7 @@
 #include "skynet_module.h"
 #include "skynet_monitor.h"
 #include "skynet_mq.h"
+#include "skynet_runq.h"
 #include "skynet_start.h"
 #include "skynet_timer.h"
 
@@ -25,7 +27,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* Owned by the registry.  cb/cb_ud/session_id/message_count/cpu_* are touched
  * only by the thread running the service (one at a time); ref, endless and
@@ -72,10 +73,10 @@ uint32_t skynet_current_handle(void) { return current_handle; }
 void skynet_globalinit(void) { current_handle = (uint32_t)-THREAD_MAIN; }
 void skynet_globalexit(void) {}
 
-static uint64_t clock_us(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+/* Appends to a mailbox and links it into the run queue if it was idle. */
+static void mailbox_push(struct message_queue *q, struct skynet_message *message) {
+	if (skynet_mq_push(q, message))
+		skynet_runq_push(q);
 }
 
 struct drop_t {
@@ -129,7 +130,7 @@ static struct skynet_context *context_create(const char *name, const char *param
 		if (handle_out)
 			*handle_out = handle;
 		struct skynet_context *ret = skynet_context_release(ctx);
-		skynet_globalmq_push(queue);
+		skynet_runq_push(queue);
 		return ret;
 	}
 	skynet_error(ctx, "error: launch %s FAILED", name);
@@ -173,7 +174,8 @@ static void delete_context(struct skynet_context *ctx) {
 	if (f)
 		fclose(f);
 	skynet_module_instance_release(ctx->mod, ctx->instance);
-	skynet_mq_mark_release(ctx->queue);
+	if (skynet_mq_mark_release(ctx->queue))
+		skynet_runq_push(ctx->queue);
 	skynet_free(ctx);
 	int left = atomic_fetch_sub(&context_total, 1) - 1;
 	if (left == 0)
@@ -190,7 +192,7 @@ struct skynet_context *skynet_context_release(struct skynet_context *ctx) {
 
 uint32_t skynet_context_handle(struct skynet_context *ctx) { return ctx->handle; }
 
-void skynet_context_quiet(struct skynet_context *ctx) { skynet_mq_set_quiet(ctx->queue); }
+void skynet_context_quiet(struct skynet_context *ctx) { skynet_runq_set_quiet(ctx->queue); }
 char *skynet_context_result(struct skynet_context *ctx) { return ctx->result; }
 void *skynet_context_instance(struct skynet_context *ctx) { return ctx->instance; }
 struct skynet_module *skynet_context_module(struct skynet_context *ctx) { return ctx->mod; }
@@ -206,7 +208,7 @@ int skynet_context_push(uint32_t handle, struct skynet_message *message) {
 	struct skynet_context *ctx = skynet_handle_grab(handle);
 	if (ctx == NULL)
 		return -1;
-	skynet_mq_push(ctx->queue, message);
+	mailbox_push(ctx->queue, message);
 	skynet_context_release(ctx);
 	return 0;
 }
@@ -251,9 +253,9 @@ static void dispatch_message(struct skynet_context *ctx, struct skynet_message *
 	if (ctx->cb == NULL) {
 		reserve_msg = 0;
 	} else if (ctx->profile) {
-		ctx->cpu_start = clock_us();
+		ctx->cpu_start = skynet_hpc() / 1000;
 		reserve_msg = ctx->cb(ctx, ctx->cb_ud, type, msg->session, msg->source, msg->data, sz);
-		uint64_t cost = clock_us() - ctx->cpu_start;
+		uint64_t cost = skynet_hpc() / 1000 - ctx->cpu_start;
 		ctx->cpu_cost += cost;
 		ctx->cpu_start = 0;
 	} else {
@@ -306,7 +308,7 @@ void skynet_context_check_abort(void) {
 struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *sm, struct message_queue *q,
                                                       int weight) {
 	if (q == NULL) {
-		q = skynet_globalmq_pop();
+		q = skynet_runq_pop();
 		if (q == NULL)
 			return NULL;
 	}
@@ -315,17 +317,17 @@ struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *sm,
 	if (ctx == NULL) {
 		struct drop_t d = {handle};
 		skynet_mq_release(q, drop_message, &d);
-		return skynet_globalmq_pop();
+		return skynet_runq_pop();
 	}
 	int n = 1;
 	struct skynet_message msg;
-	skynet_mq_set_current(q);
+	skynet_runq_set_current(q);
 	for (int i = 0; i < n; i++) {
 		if (skynet_mq_pop(q, &msg)) {
-			skynet_mq_set_backlog(0);
-			skynet_mq_set_current(NULL);
+			skynet_runq_set_backlog(0);
+			skynet_runq_set_current(NULL);
 			skynet_context_release(ctx);
-			return skynet_globalmq_pop();
+			return skynet_runq_pop();
 		} else if (i == 0 && weight >= 0) {
 			n = skynet_mq_length(q) >> weight;
 			if (n < 1)
@@ -335,16 +337,16 @@ struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *sm,
 		if (overload)
 			skynet_error(ctx, "error: May overload, message queue length = %d", overload);
 		skynet_monitor_trigger(sm, msg.source, handle);
-		skynet_mq_set_backlog(n - i - 1);
+		skynet_runq_set_backlog(n - i - 1);
 		dispatch_message(ctx, &msg);
 		skynet_monitor_trigger(sm, 0, 0);
 	}
-	skynet_mq_set_backlog(0);
-	skynet_mq_set_current(NULL);
-	struct message_queue *nq = skynet_globalmq_pop();
+	skynet_runq_set_backlog(0);
+	skynet_runq_set_current(NULL);
+	struct message_queue *nq = skynet_runq_pop();
 	if (nq) {
 		/* Others are waiting: requeue at the back for fairness. */
-		skynet_globalmq_push(q);
+		skynet_runq_push(q);
 		q = nq;
 	}
 	skynet_context_release(ctx);
@@ -469,7 +471,7 @@ void skynet_callback(struct skynet_context *context, void *ud, skynet_cb cb) {
 void skynet_context_send(struct skynet_context *ctx, void *msg, size_t sz, uint32_t source, int type,
                          int session) {
 	struct skynet_message smsg = {source, session, msg, sz | (size_t)type << MESSAGE_TYPE_SHIFT};
-	skynet_mq_push(ctx->queue, &smsg);
+	mailbox_push(ctx->queue, &smsg);
 }
 
 uint64_t skynet_now(void) { return skynet_timer_now(); }

@@ -26,7 +26,7 @@ void skynet_context_grab(struct skynet_context *);
 void skynet_context_reserve(struct skynet_context *ctx);
 struct skynet_context *skynet_context_release(struct skynet_context *);
 uint32_t skynet_context_handle(struct skynet_context *);
-/* Its mailbox wakes no sleeping worker (the logger's; see skynet_mq.c). */
+/* Its mailbox wakes no sleeping worker (the logger's; see skynet_runq.c). */
 void skynet_context_quiet(struct skynet_context *);
 int skynet_context_push(uint32_t handle, struct skynet_message *message);
 void skynet_context_send(struct skynet_context *context, void *msg, size_t sz, uint32_t source,

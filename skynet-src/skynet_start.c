@@ -16,9 +16,11 @@
 #include "skynet_module.h"
 #include "skynet_monitor.h"
 #include "skynet_mq.h"
+#include "skynet_runq.h"
 #include "skynet_server.h"
 #include "skynet_socket.h"
 #include "skynet_timer.h"
+#include "skynet_tunables.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -31,7 +33,7 @@
 
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* CLOCK_MONOTONIC; the timer and monitor wait here */
+	pthread_cond_t cond; /* on skynet_hpc()'s clock; the timer and monitor wait here */
 	bool quit;
 } S = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
 
@@ -47,20 +49,14 @@ void skynet_start_quit(void) {
 	S.quit = true;
 	pthread_cond_broadcast(&S.cond);
 	pthread_mutex_unlock(&S.lock);
-	skynet_globalmq_quit();
+	skynet_runq_quit();
 	skynet_socket_exit();
 }
 
 /* Waits until `ns` from now or quit; returns true when quitting. */
 static bool sleep_or_quit(uint64_t ns) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ns / 1000000000ULL);
-	ts.tv_nsec += (long)(ns % 1000000000ULL);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	uint64_t deadline = skynet_hpc() + ns;
+	struct timespec ts = {(time_t)(deadline / 1000000000ULL), (long)(deadline % 1000000000ULL)};
 	pthread_mutex_lock(&S.lock);
 	while (!S.quit) {
 		if (pthread_cond_timedwait(&S.cond, &S.lock, &ts) != 0)
@@ -81,11 +77,10 @@ static void signal_hup(void) {
 }
 
 /* While some workers sleep and others run, work can be stranded behind a
- * busy worker (skynet_mq.c wakes no sleeper for one or two ready
- * mailboxes): the timer thread then looks every STRANDED_CHECK_NS instead of
- * every tick and wakes a sleeper if nothing was taken from the run queue
- * meanwhile, which bounds that wait to about 2 ms. */
-#define STRANDED_CHECK_NS 1000000ULL
+ * busy worker (skynet_runq.c wakes no sleeper for up to RUNQ_WAKE_THRESHOLD
+ * ready mailboxes): the timer thread then looks every STRANDED_CHECK_NS
+ * instead of every tick and wakes a sleeper if nothing was taken from the
+ * run queue meanwhile, which bounds that wait to about two checks. */
 
 static void *thread_timer(void *p) {
 	int workers = *(const int *)p;
@@ -97,8 +92,8 @@ static void *thread_timer(void *p) {
 			signal_hup();
 		}
 		/* Work stranded behind a busy worker gets a sleeper's attention. */
-		skynet_globalmq_wakeup(0);
-		int sleepers = skynet_globalmq_sleepers();
+		skynet_runq_wake_stranded();
+		int sleepers = skynet_runq_sleepers();
 		if (sleepers > 0 && sleepers < workers && wait_ns > STRANDED_CHECK_NS)
 			wait_ns = STRANDED_CHECK_NS;
 		if (sleep_or_quit(wait_ns))
@@ -138,13 +133,13 @@ struct worker_parm {
 static void *thread_worker(void *p) {
 	struct worker_parm *wp = p;
 	skynet_initthread(THREAD_WORKER);
-	skynet_mq_set_worker_thread(1);
+	skynet_runq_set_worker(1);
 	struct message_queue *q = NULL;
 	for (;;) {
 		q = skynet_context_message_dispatch(wp->monitor, q, wp->weight);
 		if (q == NULL) {
 			skynet_context_check_abort();
-			q = skynet_globalmq_wait();
+			q = skynet_runq_wait();
 			if (q == NULL)
 				break;
 		}
@@ -152,14 +147,15 @@ static void *thread_worker(void *p) {
 	return NULL;
 }
 
-/* Batch size per turn is `queued >> weight` (wire-messages.md §5.2).
- * Upstream gives workers 0-3 weight -1 (one message per turn); we let every
- * worker drain what is queued (weight 0) before touching the shared run
- * queue again: fewer lock round trips, and fairness still comes from
- * requeueing at the back.  8 pairs bouncing sends: ~0.9M -> ~1.2M msg/s. */
+/* A worker runs `queued >> weight` messages of a mailbox per turn
+ * (WORKER_WEIGHTS).  Upstream gives workers 0-3 weight -1 (one message per
+ * turn); ours start at 0: the first eight workers drain what is queued
+ * before touching the shared run queue again (fewer lock round trips;
+ * fairness still comes from requeueing at the back), workers 8-15 take
+ * half, 16-23 a quarter, 24-31 an eighth, any further worker all of it.
+ * 8 pairs bouncing sends: ~0.9M -> ~1.2M msg/s. */
 static int worker_weight(int i) {
-	static const int weight[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-	                             2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+	static const int weight[] = WORKER_WEIGHTS;
 	return i < (int)(sizeof(weight) / sizeof(weight[0])) ? weight[i] : 0;
 }
 
@@ -226,7 +222,7 @@ int skynet_start(struct skynet_config *config) {
 
 	skynet_harbor_init(config->harbor);
 	skynet_handle_init(config->harbor);
-	skynet_globalmq_init();
+	skynet_runq_init();
 	if (skynet_module_init(config->module_path))
 		return 1;
 	skynet_timer_init();

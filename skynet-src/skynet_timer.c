@@ -42,14 +42,6 @@ static struct {
 	skynet_timer_deliver_fn deliver;
 } T;
 
-static uint64_t mono_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t skynet_hpc(void) { return mono_ns(); }
-
 uint64_t skynet_thread_time(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -73,7 +65,7 @@ void skynet_timer_init(void) {
 	clock_gettime(CLOCK_REALTIME, &wall);
 	T.starttime = (uint32_t)wall.tv_sec;
 	T.start_tick = (uint64_t)wall.tv_nsec / NS_PER_TICK;
-	T.origin_ns = mono_ns();
+	T.origin_ns = skynet_hpc();
 	atomic_store(&T.current, T.start_tick);
 }
 
@@ -154,7 +146,7 @@ static void fire_due(uint64_t now) {
 }
 
 uint64_t skynet_timer_update(void) {
-	uint64_t elapsed = mono_ns() - T.origin_ns;
+	uint64_t elapsed = skynet_hpc() - T.origin_ns;
 	uint64_t now = T.start_tick + T.advanced + elapsed / NS_PER_TICK;
 	if (now > atomic_load(&T.current))
 		fire_due(now);

@@ -10,26 +10,20 @@
  * kqueue port would replace those three.
  */
 #include "socket_internal.h"
+#include "skynet_clock.h"
 #include "skynet_malloc.h"
+#include "skynet_tunables.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#define READ_ROUNDS 8 /* reads per readiness event before serving others */
-#define ACCEPT_ROUNDS 32
-#define UDP_ROUNDS 32
 #define CTRL_TAG UINT64_MAX /* epoll data of the request pipe */
 
-static uint64_t mono_cs(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 100 + (uint64_t)ts.tv_nsec / 10000000;
-}
+static uint64_t mono_cs(void) { return skynet_hpc() / 10000000; }
 
 static void wb_free(struct wbuf *wb) {
 	if (wb->obj)
@@ -705,20 +699,11 @@ static void handle_event(struct socket_server *ss, const struct epoll_event *e) 
 }
 
 /* While traffic is flowing (an event in the last POLL_WINDOW_NS) the socket
- * thread polls epoll a few rounds before blocking in it: on a VM a blocked
- * thread's wake-up can cost tens of microseconds, which dominates a lone
- * request/response over loopback.  An idle node blocks at once. */
-#define POLL_ROUNDS 32
-#define POLL_WINDOW_NS 2000000ULL
-
-static uint64_t poll_clock_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
+ * thread polls epoll POLL_ROUNDS times before blocking in it: on a VM a
+ * blocked thread's wake-up can cost tens of microseconds, which dominates a
+ * lone request/response over loopback.  An idle node blocks at once. */
 static int wait_events(struct socket_server *ss) {
-	if (poll_clock_ns() - ss->last_event_ns < POLL_WINDOW_NS) {
+	if (skynet_hpc() - ss->last_event_ns < POLL_WINDOW_NS) {
 		for (int i = 0; i < POLL_ROUNDS; i++) {
 			int n = epoll_wait(ss->epfd, ss->ev, MAX_EVENT, 0);
 			if (n != 0)
@@ -735,7 +720,7 @@ int socket_server_poll(struct socket_server *ss, socket_event_cb cb, void *ud) {
 	int n = wait_events(ss);
 	if (n < 0)
 		return 1; /* EINTR */
-	ss->last_event_ns = poll_clock_ns();
+	ss->last_event_ns = skynet_hpc();
 	/* Requests first: they may close sockets whose events are in this batch. */
 	for (int i = 0; i < n; i++) {
 		if (ss->ev[i].data.u64 == CTRL_TAG && !drain_requests(ss))

@@ -9,6 +9,7 @@
 #include "skynet_harbor.h"
 #include "skynet_module.h"
 #include "skynet_mq.h"
+#include "skynet_runq.h"
 #include "skynet_server.h"
 #include "skynet_timer.h"
 #include "unit.h"
@@ -22,7 +23,7 @@ int main(void) {
 	skynet_globalinit();
 	skynet_harbor_init(0);
 	skynet_handle_init(0);
-	skynet_globalmq_init();
+	skynet_runq_init();
 	skynet_timer_init();
 	if (skynet_module_init("./cservice/?.so") != 0)
 		return 1;

@@ -4,6 +4,7 @@
  * random timers.  The clock is driven by skynet_timer_advance and expiries
  * are captured by a delivery hook, so nothing depends on machine speed.
  */
+#include "skynet_clock.h"
 #include "skynet_timer.h"
 #include "unit.h"
 

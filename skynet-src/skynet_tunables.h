@@ -1,0 +1,70 @@
+/*
+ * skynet_tunables.h -- every number that tunes how the core spends CPU to
+ * save latency, in one place.  Each line says what the number trades; the
+ * reasoning behind the policy they tune is at the top of the file that uses
+ * them (skynet_runq.c for the workers, socket_server.c for the socket
+ * thread).  Changing one changes performance, never correctness: nothing
+ * here is part of a contract (message formats, limits a user relies on).
+ */
+#ifndef SKYNET_TUNABLES_H
+#define SKYNET_TUNABLES_H
+
+/* ---- Workers: waking and parking (skynet_runq.c) ---------------------- */
+
+/* A worker's push wakes a sleeper only when more than this many (non-quiet)
+ * mailboxes wait: higher keeps chains of short messages on one worker (fewer
+ * futex wake-ups), lower spreads a burst over more workers sooner. */
+#define RUNQ_WAKE_THRESHOLD 2
+
+/* An idle worker polls before sleeping only if an outside (or backlogged)
+ * push came within this window: longer catches more replies without a
+ * sleep/wake-up, at the price of CPU burnt by idle workers after traffic. */
+#define SPIN_WINDOW_NS 2000000ULL
+
+/* Polling rounds (one sched_yield each) before an idle worker sleeps: more
+ * rounds catch later arrivals without a wake-up, fewer waste less CPU. */
+#define SPIN_ROUNDS 64
+
+/* Rounds a polling worker leaves a lone mailbox pushed by another worker to
+ * that worker (which is about to be free) before taking it: higher keeps
+ * ping-pongs on one worker, lower runs them sooner if that worker is stuck. */
+#define SPIN_PATIENCE 32
+
+/* While some workers sleep and others run, the timer thread checks this
+ * often for work stranded behind a busy worker (no mailbox taken since the
+ * last check) and wakes a sleeper: shorter bounds that wait more tightly,
+ * at the price of more timer-thread wake-ups on a busy node. */
+#define STRANDED_CHECK_NS 1000000ULL
+
+/* Messages a worker runs per turn are `queued >> weight`, weight taken by
+ * worker index from this table (workers beyond it: 0).  0 drains the whole
+ * mailbox (fewer run-queue round trips), larger weights hand the mailbox on
+ * sooner (fairer between busy services); -1 would mean one message. */
+#define WORKER_WEIGHTS                                                                             \
+	{ 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3 }
+
+/* ---- Mailboxes (skynet_mq.c) ------------------------------------------ */
+
+/* Initial ring size of a mailbox (doubles when full): smaller saves memory
+ * per idle service, larger saves the first few regrowths of a busy one. */
+#define MQ_INITIAL_SIZE 16
+
+/* ---- The socket thread (socket_server.c) ------------------------------ */
+
+/* The socket thread polls epoll without blocking only if an event came
+ * within this window: longer saves more wake-ups under light traffic, at
+ * the price of CPU spent polling after the traffic stopped. */
+#define POLL_WINDOW_NS 2000000ULL
+
+/* Non-blocking epoll polls (one sched_yield each) before blocking: more
+ * catch later events without a wake-up, fewer waste less CPU. */
+#define POLL_ROUNDS 32
+
+/* Reads / accepts / datagrams taken from one ready socket per event before
+ * serving the others: higher is more throughput for a busy socket, lower
+ * is fairer to the rest. */
+#define READ_ROUNDS 8
+#define ACCEPT_ROUNDS 32
+#define UDP_ROUNDS 32
+
+#endif
