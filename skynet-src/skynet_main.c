@@ -53,7 +53,5 @@ int main(int argc, char *argv[]) {
 	config.logservice = skynet_config_string("logservice", "logger");
 	config.profile = skynet_config_bool("profile", 1);
 
-	int status = skynet_start(&config);
-	skynet_globalexit();
-	return status;
+	return skynet_start(&config);
 }

@@ -18,7 +18,5 @@
 #define skynet_posix_memalign posix_memalign
 
 char *skynet_strdup(const char *str);
-/* Lua allocator with the lua_Alloc contract minus the ud argument. */
-void *skynet_lalloc(void *ptr, size_t osize, size_t nsize);
 
 #endif

@@ -64,14 +64,11 @@ void skynet_set_logger_handle(uint32_t h) { logger_handle = h; }
 uint32_t skynet_monitor_exit_handle(void) { return monitor_exit; }
 void skynet_set_monitor_exit(uint32_t h) { monitor_exit = h; }
 
-int skynet_context_total(void) { return context_total; }
-
 void skynet_initthread(int m) { current_handle = (uint32_t)(-m); }
 
 uint32_t skynet_current_handle(void) { return current_handle; }
 
 void skynet_globalinit(void) { current_handle = (uint32_t)-THREAD_MAIN; }
-void skynet_globalexit(void) {}
 
 /* Appends to a mailbox and links it into the run queue if it was idle. */
 static void mailbox_push(struct message_queue *q, struct skynet_message *message) {

@@ -15,7 +15,6 @@ struct skynet_monitor;
 struct message_queue;
 
 void skynet_globalinit(void);
-void skynet_globalexit(void);
 void skynet_initthread(int m);
 
 /* Only safe before workers run (boot, tests): see skynet_server.c. */
@@ -35,7 +34,6 @@ int skynet_context_newsession(struct skynet_context *);
 /* Runs one batch of q's messages; returns the mailbox to work on next. */
 struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *, struct message_queue *,
                                                       int weight);
-int skynet_context_total(void);
 void skynet_context_dispatchall(struct skynet_context *context);
 void skynet_context_endless(uint32_t handle);
 /* During skynet.abort(): retire the logger once it is the last service

@@ -42,12 +42,6 @@ static struct {
 	skynet_timer_deliver_fn deliver;
 } T;
 
-uint64_t skynet_thread_time(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void deliver_to_service(uint32_t handle, int session) {
 	struct skynet_message msg = {0, session, NULL, (size_t)PTYPE_RESPONSE << MESSAGE_TYPE_SHIFT};
 	skynet_context_push(handle, &msg);

@@ -18,7 +18,6 @@ uint64_t skynet_timer_update(void);
 void skynet_timer_advance(uint64_t ticks);
 uint64_t skynet_timer_now(void);
 uint32_t skynet_starttime(void);
-uint64_t skynet_thread_time(void); /* thread CPU time in microseconds */
 int skynet_timer_pending(void);
 
 /* Delivery hook: the default pushes the message to the service's mailbox.
