@@ -1,7 +1,7 @@
 /*
  * test_timer.c -- the timer heap: exact expiry tick, FIFO order within a
- * tick, immediate delivery of non-positive delays, and ordering of many
- * random timers.  The clock is driven by skynet_timer_advance and expiries
+ * tick, immediate delivery of non-positive delays, and the exact tick and
+ * order of many random timers.  The clock is driven by skynet_timer_advance and expiries
  * are captured by a delivery hook, so nothing depends on machine speed.
  */
 #include "skynet_clock.h"
@@ -53,18 +53,35 @@ int main(void) {
 	      "timers due in the same tick fire in arming order");
 	CHECK(skynet_timer_pending() == 0, "no timer left pending");
 
+	/* The clock moves one tick at a time, so each timer is seen at the
+	 * tick it fired: it must be its own expiry tick, and the sequence must
+	 * follow (expiry, arming order). */
 	nfired = 0;
 	srand(42);
 	int n = 10000;
-	for (int i = 0; i < n; i++)
-		skynet_timeout(9, 1 + rand() % 500, i);
-	skynet_timer_advance(600);
-	int ordered = 1;
-	for (int i = 1; i < nfired; i++)
-		if (fired[i].at < fired[i - 1].at)
-			ordered = 0;
+	static uint64_t due[MAX_FIRED];
+	uint64_t base = skynet_timer_now();
+	for (int i = 0; i < n; i++) {
+		int delay = 1 + rand() % 500;
+		due[i] = base + (uint64_t)delay;
+		skynet_timeout(9, delay, i);
+	}
+	for (int t = 0; t < 600; t++)
+		skynet_timer_advance(1);
+	int on_time = 1, ordered = 1;
+	for (int i = 0; i < nfired; i++) {
+		int s = fired[i].session;
+		if (fired[i].at != due[s])
+			on_time = 0;
+		if (i > 0) {
+			int p = fired[i - 1].session;
+			if (due[s] < due[p] || (due[s] == due[p] && s < p))
+				ordered = 0;
+		}
+	}
 	CHECK(nfired == n, "10,000 random timers all fire");
-	CHECK(ordered, "random timers fire in expiry order");
+	CHECK(on_time, "each random timer fires at its own expiry tick");
+	CHECK(ordered, "random timers fire in expiry order, ties in arming order");
 
 	uint64_t before = skynet_timer_now();
 	skynet_timer_advance(250);
