@@ -1,6 +1,6 @@
 /*
  * skynet.h -- the public C API a service module is written against.
- * Names and semantics follow upstream skynet (see spec/directory-layout.md).
+ * Names and semantics follow upstream skynet.
  */
 #ifndef SKYNET_H
 #define SKYNET_H
@@ -26,6 +26,13 @@
 
 #define PTYPE_TAG_DONTCOPY 0x10000
 #define PTYPE_TAG_ALLOCSESSION 0x20000
+
+/* skynet_send and skynet_sendname return the session (>= 0) or one of:
+ * NO_DEST: no such service or name, address 0 with a payload, or a new
+ * session asked for without a context; TOO_LARGE: the size does not fit
+ * in the 56 bits beside the type. */
+#define SKYNET_SEND_NO_DEST (-1)
+#define SKYNET_SEND_TOO_LARGE (-2)
 
 struct skynet_context;
 

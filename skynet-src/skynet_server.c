@@ -391,12 +391,12 @@ int skynet_send(struct skynet_context *context, uint32_t source, uint32_t destin
 		skynet_error(context, "error: The message to %x is too large", destination);
 		if (type & PTYPE_TAG_DONTCOPY)
 			skynet_free(data);
-		return -2;
+		return SKYNET_SEND_TOO_LARGE;
 	}
 	if (context == NULL && (type & PTYPE_TAG_ALLOCSESSION)) {
 		if (type & PTYPE_TAG_DONTCOPY)
 			skynet_free(data);
-		return -1;
+		return SKYNET_SEND_NO_DEST;
 	}
 	filter_args(context, type, &session, &data, &sz);
 	if (source == 0)
@@ -405,7 +405,7 @@ int skynet_send(struct skynet_context *context, uint32_t source, uint32_t destin
 		if (data) {
 			skynet_error(context, "error: Destination address can't be 0");
 			skynet_free(data);
-			return -1;
+			return SKYNET_SEND_NO_DEST;
 		}
 		return session;
 	}
@@ -420,7 +420,7 @@ int skynet_send(struct skynet_context *context, uint32_t source, uint32_t destin
 		struct skynet_message smsg = {source, session, data, sz};
 		if (skynet_context_push(destination, &smsg)) {
 			skynet_free(data);
-			return -1;
+			return SKYNET_SEND_NO_DEST;
 		}
 	}
 	return session;
@@ -438,14 +438,14 @@ int skynet_sendname(struct skynet_context *context, uint32_t source, const char 
 		if (des == 0) {
 			if (type & PTYPE_TAG_DONTCOPY)
 				skynet_free(data);
-			return -1;
+			return SKYNET_SEND_NO_DEST;
 		}
 	} else {
 		if ((sz & MESSAGE_TYPE_MASK) != sz) {
 			skynet_error(context, "error: The message to %s is too large", addr);
 			if (type & PTYPE_TAG_DONTCOPY)
 				skynet_free(data);
-			return -2;
+			return SKYNET_SEND_TOO_LARGE;
 		}
 		filter_args(context, type, &session, &data, &sz);
 		struct remote_message *rmsg = skynet_malloc(sizeof(*rmsg));

@@ -61,7 +61,7 @@ int main(void) {
 	CHECK(skynet_handle_retire(handles[5]) == 0, "retiring twice is harmless");
 	struct skynet_context *next = new_service();
 	CHECK(next && skynet_context_handle(next) == 102, "a retired id is not reused before wrap-around");
-	CHECK(skynet_send(NULL, 1, handles[5], PTYPE_TEXT, 0, "x", 1) == -1, "send to a retired handle fails");
+	CHECK(skynet_send(NULL, 1, handles[5], PTYPE_TEXT, 0, "x", 1) == SKYNET_SEND_NO_DEST, "send to a retired handle fails");
 
 	skynet_handle_retireall();
 	CHECK(skynet_handle_count() == 0, "retireall empties the registry");

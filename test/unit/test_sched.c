@@ -327,7 +327,7 @@ int main(void) {
 		q = skynet_context_message_dispatch(mon[0], q, 0);
 	} while (q != NULL);
 	CHECK(atomic_load(&sender->errors) == 5, "5 messages stranded in a retired mailbox bounce as errors");
-	CHECK(skynet_send(NULL, sender->self, victim->self, PTYPE_TEXT, 1, NULL, 0) == -1,
+	CHECK(skynet_send(NULL, sender->self, victim->self, PTYPE_TEXT, 1, NULL, 0) == SKYNET_SEND_NO_DEST,
 	      "sending to the retired service fails at once");
 	for (int i = 0; i < WORKERS; i++)
 		skynet_monitor_delete(mon[i]);
