@@ -2,7 +2,7 @@
 -- agent (inside the node) and examples/client.lua (plain lua5.4).
 --
 -- Framing: each message is one netpack frame, a 2-byte big-endian body
--- length followed by the body (wire-socket-and-gate.md §1).  The gate
+-- length followed by the body.  The gate
 -- accepts bodies of at most MAXPACKET bytes; a client announcing a longer
 -- one is disconnected.
 --

@@ -10,9 +10,9 @@
  * unpack again to the same values, twice over (pack, unpack, packstring,
  * unpack).  Values are compared in a canonical form (sorted table entries,
  * exact float bits), not as raw bytes, because equal tables need not encode
- * to equal bytes: the hash order and even the array border (spec §6: "the
- * raw length ... whatever border the VM reports") depend on how the table
- * was built.  E.g. a decoded {true, {}, nil, 1, nil, {}, nil, true, true,
+ * to equal bytes: the hash order and even the array border (the array
+ * part is as long as whatever border the VM reports) depend on how the
+ * table was built.  E.g. a decoded {true, {}, nil, 1, nil, {}, nil, true, true,
  * true} declared with array count 15 has border 2, so it re-packs with 2
  * array items and the rest as pairs; decoding that builds a table whose
  * border is 10, which re-packs 7 bytes shorter.

@@ -1,7 +1,7 @@
 /*
  * lua-client.c -- `client.socket` (luaclib/client.so) for plain Lua
  * clients run by the stand-alone interpreter (`lua examples/client.lua`),
- * outside any skynet node (api-socket.md §6, last item).
+ * outside any skynet node.
  *
  *   connect(host, port) -> fd          blocking connect (IPv4 or IPv6,
  *                                      getaddrinfo), then non-blocking;

@@ -1,6 +1,6 @@
 /*
  * lua-cluster.c -- `skynet.cluster.core`: the byte layer of the cluster
- * protocol (shared/spec/wire-cluster.md), used by lualib/skynet/cluster.lua
+ * protocol (upstream's, byte for byte), used by lualib/skynet/cluster.lua
  * and the cluster services.
  *
  * Wire recap: a stream of frames, each a 2-byte BIG-endian body length and
@@ -70,7 +70,7 @@
 #define ERROR_MAX 0x8000  /* error texts are truncated to this */
 #define SESSION_MAX 0x7fffffff
 
-/* request tags (wire-cluster.md §3) */
+/* request tags: the first byte of a request body */
 #define TAG_WHOLE 0x00
 #define TAG_WHOLE_NAME 0x80
 #define TAG_START 0x01
@@ -81,7 +81,7 @@
 #define TAG_LAST 0x03
 #define TAG_TRACE 0x04
 
-/* response types (§4) */
+/* response types: the byte after a response's session */
 #define RESP_ERROR 0
 #define RESP_OK 1
 #define RESP_BEGIN 2

@@ -1,6 +1,6 @@
 /*
  * lua-netpack.c -- `skynet.netpack`: the 2-byte big-endian framing used by
- * gates (wire-socket-and-gate.md §1, api-socket.md §4).
+ * gates (a length counting only the body, then the body).
  *
  *   filter(queue, msg, sz [, max]) -> queue, type, ...
  *       consumes one PTYPE_SOCKET message (a struct skynet_socket_message)

@@ -2,8 +2,8 @@
  * lua-seri.c -- the skynet.pack / skynet.unpack value serializer.
  *
  * Encodes Lua values (nil, booleans, integers, floats, strings, light
- * userdata, tables) into the tag-driven byte stream specified in
- * shared/spec/wire-serialization.md, and decodes such streams back.
+ * userdata, tables) into upstream's tag-driven byte stream, byte for byte,
+ * and decodes such streams back.
  * The format is always little-endian, whatever the host.
  *
  * Encoder: writes into one growable buffer that starts on the C stack and,
@@ -44,7 +44,7 @@
 #define MAX_COOKIE 32 /* cookie is 5 bits: 0..31 */
 #define COMBINE_TYPE(t, v) ((uint8_t)((t) | (v) << 3))
 
-#define ENCODE_MAX_DEPTH 32   /* spec §6.2: values at depth 33+ fail */
+#define ENCODE_MAX_DEPTH 32   /* values at depth 33+ fail, as upstream */
 #define DECODE_MAX_DEPTH 128  /* our own cap on nested tables when decoding */
 #define STACK_BUFSZ 256
 
@@ -163,7 +163,8 @@ static inline void wb_tag_le(struct wbuf *b, uint8_t tag, uint64_t v, int n) {
 /* Encoder                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Integer width rules of spec §4.1 (first matching rule wins). */
+/* Integer width: the smallest of upstream's encodings that holds v
+ * (first matching rule wins; negatives always take 4 or 8 bytes). */
 static void wb_integer(struct wbuf *b, lua_Integer v) {
 	if (v == 0) {
 		wb_byte(b, COMBINE_TYPE(TYPE_NUMBER, NUMBER_ZERO));
@@ -214,7 +215,7 @@ static void wb_string(struct wbuf *b, const char *s, size_t n) {
 
 static void wb_value(struct wbuf *b, int idx, int depth);
 
-/* Table with __pairs (spec §6.1): count 0, then every pair the iterator
+/* Table with __pairs: count 0, then every pair the iterator
  * yields, then the nil terminator.  The metafield is on the stack top. */
 static void wb_table_pairs(struct wbuf *b, int idx, int depth) {
 	lua_State *L = b->L;
@@ -238,7 +239,7 @@ static void wb_table_pairs(struct wbuf *b, int idx, int depth) {
 	wb_byte(b, COMBINE_TYPE(TYPE_NIL, 0));
 }
 
-/* Plain table (spec §6): border-sized array part, then the remaining
+/* Plain table: border-sized array part, then the remaining
  * pairs in next() order, then the nil terminator.  Raw access only. */
 static void wb_table(struct wbuf *b, int idx, int depth) {
 	lua_State *L = b->L;

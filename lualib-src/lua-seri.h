@@ -1,8 +1,8 @@
 /*
  * lua-seri.h -- skynet.pack / skynet.unpack: the value serialization used by
  * every "lua" message, cluster request and harbor packet.  The byte format
- * is specified in shared/spec/wire-serialization.md; lua-seri.c implements
- * it byte for byte.  All four are plain lua_CFunctions.
+ * is upstream's, byte for byte (lua-seri.c lays it out).  All four are
+ * plain lua_CFunctions.
  */
 #ifndef LUA_SERI_H
 #define LUA_SERI_H

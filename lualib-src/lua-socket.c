@@ -1,7 +1,7 @@
 /*
  * lua-socket.c -- `skynet.socketdriver`, the C layer under skynet.socket.
  *
- * Two groups of functions (api-socket.md §2):
+ * Two groups of functions:
  *
  *  - socket requests bound to the calling service (the service context is
  *    an upvalue): connect, close, shutdown, listen, send, lsend, bind, start,

@@ -5,7 +5,7 @@
  * (fuzz/fuzz_netpack.c).  Header-only (static functions) because the two
  * users are built into different shared objects by pattern rules.
  *
- * Wire format (wire-socket-and-gate.md §1): a big-endian length of
+ * Wire format: a big-endian length of
  * `hsize` bytes (2 or 4) counting only the body, then the body.  TCP reads
  * cut the stream anywhere, so a connection keeps a `struct netpack_frame`
  * with the frame being read: header bytes so far, then the body so far.

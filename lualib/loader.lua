@@ -1,9 +1,9 @@
--- loader.lua -- the `lualoader` every snlua service runs first
--- (config-and-boot.md §5).  Its one argument is the launch string
--- "name arg1 arg2 ...".  It finds name.lua along LUA_SERVICE, sets
--- SERVICE_NAME / SERVICE_PATH and the package paths, runs the preload
--- file, makes skynet.require the global `require`, and runs the service's
--- main chunk with the remaining words as `...` (strings).
+-- loader.lua -- the `lualoader` every snlua service runs first.  Its one
+-- argument is the launch string "name arg1 arg2 ...".  It finds name.lua
+-- along LUA_SERVICE, sets SERVICE_NAME / SERVICE_PATH and the package
+-- paths, runs the preload file, makes skynet.require the global `require`,
+-- and runs the service's main chunk with the remaining words as `...`
+-- (strings).
 --
 -- Failures.  snlua logs whatever this chunk raises as
 -- "lua loader error : <msg>" and tells .launcher with the text message

@@ -1,6 +1,6 @@
 /*
- * service_gate.c -- the C `gate` service (cservice/gate.so), driven by text
- * commands (wire-socket-and-gate.md §3, api-socket.md §5.2).
+ * service_gate.c -- the C `gate` service (cservice/gate.so), driven by
+ * upstream's text commands.
  *
  *   skynet.launch("gate", "<S|L> <watchdog> <address> <client_tag> <max>")
  *

@@ -1,5 +1,5 @@
 -- bootstrap.lua -- the first Lua service; boots the node and exits
--- (config-and-boot.md §4 step 7).  The order fixes the handles:
+-- (the last step of booting a node).  The order fixes the handles:
 -- launcher :3, cdummy :4, C harbor :5, datacenterd :6, service_mgr :7,
 -- the start service :8 (with harbor 0; with `standalone` in harbor mode
 -- cmaster takes :4 and everything after moves up by one).

@@ -1,5 +1,5 @@
--- clusteragent: serves one accepted cluster connection (wire-cluster.md
--- §3, §5, §7.4).  Launched by clusterd as
+-- clusteragent: serves one accepted cluster connection (requests in,
+-- responses out).  Launched by clusterd as
 --   clusteragent <clusterd> <socket id> <peer ip:port>
 --
 -- Like clustersender it runs its hot path without coroutines: the message

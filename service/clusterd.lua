@@ -1,4 +1,4 @@
--- clusterd: the node's cluster registry (api-cluster-db.md §1), one per
+-- clusterd: the node's cluster registry (node map, names, listeners), one per
 -- node, started by the first `require "skynet.cluster"`.
 --
 -- It owns

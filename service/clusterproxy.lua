@@ -1,5 +1,5 @@
 -- clusterproxy: a local stand-in for a service on another node
--- (wire-cluster.md §5.3).  Launched by clusterd as
+-- (what cluster.proxy returns).  Launched by clusterd as
 --   clusterproxy <node> <name> <clusterd>
 --
 -- Every "lua" (or "snax") message sent to the proxy is forwarded, payload

@@ -1,5 +1,5 @@
 -- clustersender: owns the TCP connection from this node to one remote node
--- (wire-cluster.md §3, §4, §7.3).  Launched by clusterd as
+-- (requests out, responses in).  Launched by clusterd as
 --   clustersender <node> <localnodename> <host:port>
 --
 -- It is event driven and uses no coroutine on its hot path: the service's

@@ -1,4 +1,4 @@
--- debug_console.lua -- the debug console (debug-console.md): a line
+-- debug_console.lua -- the debug console (upstream's commands): a line
 -- protocol over TCP for looking inside a running node.
 --
 --   skynet.newservice("debug_console", port)        -- 127.0.0.1:port

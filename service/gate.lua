@@ -1,5 +1,5 @@
 -- gate: the standard Lua gate service, built on snax.gateserver
--- (api-socket.md §5.1, wire-socket-and-gate.md §2).
+-- (upstream's commands and watchdog notifications).
 --
 --   local gate = skynet.newservice "gate"
 --   skynet.call(gate, "lua", "open", { port = 8888, maxclient = 64, watchdog = ... })

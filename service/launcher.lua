@@ -1,5 +1,5 @@
 -- launcher.lua -- `.launcher`: launches snlua services for newservice and
--- keeps the list of services it started (api-skynet.md §7).
+-- keeps the list of services it started.
 --
 -- LAUNCH does not answer at once: the reply waits until the new service
 -- reports LAUNCHOK (its start function returned: reply its address) or

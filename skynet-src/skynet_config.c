@@ -3,7 +3,7 @@
  * environment.  Before evaluation every `$NAME` is replaced by the value of
  * that environment variable; `include "file"` evaluates another file (path
  * relative to the including file) into the same environment.  Every global
- * the file assigns becomes a config key (config-and-boot.md §2).
+ * the file assigns becomes a config key.
  */
 #include "skynet_config.h"
 #include "skynet.h"

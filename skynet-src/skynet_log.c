@@ -1,6 +1,6 @@
 /*
  * skynet_log.c -- per-service message log: one line per delivered message,
- * written to <logpath>/<8hex handle>.log (config-and-boot.md §7).
+ * written to <logpath>/<8hex handle>.log.
  */
 #include "skynet.h"
 #include "skynet_env.h"

@@ -1,7 +1,7 @@
 /*
  * skynet_socket.h -- sockets for services: the C API a service uses, and
  * the glue that runs the socket server on the node's socket thread and
- * turns its events into PTYPE_SOCKET messages (api-socket.md §1).
+ * turns its events into PTYPE_SOCKET messages.
  *
  * Every socket belongs to one service (the one that opened, listened or
  * started it); its events arrive in that service's mailbox with source 0
@@ -61,7 +61,7 @@ int skynet_socket_udp(struct skynet_context *ctx, const char *addr, int port);
 int skynet_socket_udp_connect(struct skynet_context *ctx, int id, const char *addr, int port);
 int skynet_socket_udp_dial(struct skynet_context *ctx, const char *addr, int port);
 int skynet_socket_udp_listen(struct skynet_context *ctx, const char *addr, int port);
-/* `address` is a blob from a UDP message (7 or 19 bytes, see api-socket.md). */
+/* `address` is a blob from a UDP message (7 or 19 bytes, socket_addr.h). */
 int skynet_socket_udp_sendbuffer(struct skynet_context *ctx, const char *address,
                                  struct socket_sendbuffer *buffer);
 /* The sender's address blob of a UDP message, and its size; NULL if the

@@ -1,7 +1,8 @@
 /*
  * socket_addr.h -- addresses and fd options for the socket server:
  * getaddrinfo resolution, "ip:port" formatting (IPv6 without brackets), the
- * UDP address blob of api-socket.md §9, and the socket options every
+ * UDP address blob (1 = IPv4 or 2 = IPv6, the port and the address, both
+ * in network order: 7 or 19 bytes), and the socket options every
  * connection gets.  Internal to the socket server.
  */
 #ifndef SOCKET_ADDR_H

@@ -143,7 +143,7 @@ static int send_buffer(struct socket_server *ss, const struct socket_sendbuffer 
 		memcpy(&wb->to, to, tolen);
 	}
 	/* Both queues empty: the buffer goes to the high queue whatever its
-	 * priority (spec §8.2). */
+	 * priority (upstream does the same). */
 	if (low && !queues_empty(s))
 		wb_append(&s->low, wb);
 	else

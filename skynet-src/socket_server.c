@@ -79,7 +79,7 @@ int ss_ep_update(struct socket_server *ss, struct socket *s) {
 	return 0;
 }
 
-/* Claims a free slot for a new id (spec: ids count up from 1, wrap at 2^31,
+/* Claims a free slot for a new id (ids count up from 1, wrap at 2^31,
  * slot = id mod SOCKET_MAX, busy slots are skipped).  The winner then
  * initialises the slot under its lock.  -1 when every slot is busy. */
 int ss_reserve_id(struct socket_server *ss) {
@@ -374,7 +374,7 @@ static void udp_read(struct socket_server *ss, struct socket *s, int id) {
 			return;
 		}
 		if (from.s.sa_family != family)
-			continue; /* other family: dropped silently (spec §9) */
+			continue; /* other family: dropped silently, as upstream */
 		char addr[SOCKET_UDP_ADDRESS_MAX];
 		int asz = sockaddr_udp_encode(&from, addr);
 		if (asz == 0)
@@ -414,7 +414,7 @@ static void accept_some(struct socket_server *ss, struct socket *ls, int lid) {
 		}
 		int id = ss_reserve_id(ss);
 		if (id < 0) {
-			close(fd); /* spec §5: no slot, closed silently */
+			close(fd); /* no slot: closed silently, as upstream */
 			continue;
 		}
 		sockfd_keepalive(fd);

@@ -28,7 +28,7 @@
 
 #define SOCKET_MAX 65536
 
-/* Event types: the values of SKYNET_SOCKET_TYPE_* (api-socket.md §1). */
+/* Event types: the values of SKYNET_SOCKET_TYPE_* (skynet_socket.h). */
 #define SOCKET_EV_DATA 1    /* ud = bytes; data = malloc'd buffer, now the handler's */
 #define SOCKET_EV_CONNECT 2 /* ud = port (listen) or 0; text */
 #define SOCKET_EV_CLOSE 3

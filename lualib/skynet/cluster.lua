@@ -1,5 +1,5 @@
 -- skynet.cluster: services on several nodes calling each other
--- (contract: shared/spec/api-cluster-db.md §1, wire: wire-cluster.md).
+-- (upstream's API and wire format, byte for byte).
 --
 -- Requiring this module starts (or finds) the node's unique `clusterd`.
 --

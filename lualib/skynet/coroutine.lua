@@ -1,5 +1,5 @@
 -- skynet/coroutine.lua -- coroutines that may block in skynet calls
--- (api-skynet.md §5).  Same API as `coroutine`, plus thread().
+-- (skynet.coroutine).  Same API as `coroutine`, plus thread().
 --
 -- A blocking skynet function yields a framework command ("SUSPEND", ...)
 -- meant for the scheduler.  When one comes out of a coroutine created

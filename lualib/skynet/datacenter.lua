@@ -1,5 +1,5 @@
 -- skynet/datacenter.lua -- client of the node-wide tree served by
--- datacenterd under the global name DATACENTER (api-skynet.md §5).
+-- datacenterd under the global name DATACENTER.
 
 local skynet = require "skynet"
 

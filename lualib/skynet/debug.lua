@@ -1,4 +1,4 @@
--- skynet/debug.lua -- the debug protocol (PTYPE_DEBUG, api-skynet.md §6)
+-- skynet/debug.lua -- the debug protocol (PTYPE_DEBUG)
 -- answered by every Lua service.  skynet.lua loads this module when the
 -- first debug message arrives.  Extra commands:
 --   require("skynet.debug").reg_debugcmd(name, fn)

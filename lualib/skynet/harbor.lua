@@ -1,5 +1,5 @@
 -- skynet/harbor.lua -- global names and harbor links, served by .cslave
--- (cdummy in single-node mode, api-skynet.md §5).
+-- (cdummy in single-node mode).
 
 local skynet = require "skynet"
 

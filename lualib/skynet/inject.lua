@@ -1,5 +1,5 @@
 -- skynet/inject.lua -- runs a piece of Lua source inside the current
--- service (api-skynet.md §5 `skynet.inject`); the debug protocol's RUN,
+-- service (`skynet.inject`); the debug protocol's RUN,
 -- and through it the console's `inject`, use it.
 --
 --   local inject = require "skynet.inject"

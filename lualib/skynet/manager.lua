@@ -1,5 +1,5 @@
 -- skynet/manager.lua -- service management functions added to the skynet
--- table (api-skynet.md §3.4): launch, kill, abort, register, name,
+-- table: launch, kill, abort, register, name,
 -- forward_type, filter, monitor.  Returns the skynet table.
 
 local skynet = require "skynet"

@@ -1,4 +1,4 @@
--- skynet/service.lua -- services made from a Lua function (api-skynet.md §5).
+-- skynet/service.lua -- services made from a Lua function.
 --
 --   service.new(name, mainfunc, ...) -> address   one per node per name
 --   service.query(name) -> address                waits until it exists

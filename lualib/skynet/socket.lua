@@ -1,5 +1,5 @@
 -- skynet.socket: coroutine-blocking TCP/UDP sockets for Lua services
--- (contract: spec/api-socket.md §2).
+-- (upstream's API).
 --
 -- Requiring this module registers the "socket" protocol (PTYPE_SOCKET) in
 -- the service.  Every socket the service owns has an entry in `pool`:

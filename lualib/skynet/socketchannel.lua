@@ -1,5 +1,5 @@
 -- skynet.socketchannel: a request/response client over one TCP connection
--- that reconnects by itself (contract: spec/api-socket.md §3).  The mysql,
+-- that reconnects by itself (upstream's API).  The mysql,
 -- redis and mongo drivers and the cluster sender are built on it.
 --
 --   local sc = require "skynet.socketchannel"

@@ -1,6 +1,6 @@
--- snax.gateserver: the skeleton of a Lua gate (api-socket.md §5.1,
--- wire-socket-and-gate.md §2).  It owns one listen socket and the accepted
--- connections, cuts their byte streams into 2-byte-length frames with
+-- snax.gateserver: the skeleton of a Lua gate (upstream's API).  It owns
+-- one listen socket and the accepted connections, cuts their byte
+-- streams into 2-byte-length frames with
 -- skynet.netpack, and calls a handler:
 --
 --   handler.connect(fd, "ip:port")   required: a connection was accepted

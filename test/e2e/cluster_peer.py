@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""cluster_peer.py -- a cluster peer written from the wire spec alone
-(shared/spec/wire-cluster.md, wire-serialization.md), for the cluster e2e
-tests (test/e2e/test_cluster.sh).
+"""cluster_peer.py -- a cluster peer written from upstream's wire formats
+alone (cluster frames and the skynet.pack serialization), sharing no code
+with the node, for the cluster e2e tests (test/e2e/test_cluster.sh).
 
   cluster_peer.py call HOST PORT          act as a calling node against a
                                           listening skynet node (needs its

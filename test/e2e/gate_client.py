@@ -200,7 +200,8 @@ def main():
     check("forward replies", r == "ok", repr(r))
     check("forward: frame sent before forward arrives (source = the gate)", msg(fd, H["lg1"], b"early") is not None)
 
-    # the worked example of wire-socket-and-gate.md §10
+    # frames cut anywhere, an empty frame, a maximal one: reassembly must
+    # deliver each one whole
     writes = [b"\x00\x03abc", b"\x00\x02hi", b"\x00", b"\x05hel", b"lo",
               b"\x00\x01X\x00\x02YZ\x00\x03", b"PQR", b"\x00\x00", b"\xff\xff" + b"B" * 65535]
     for w in writes:

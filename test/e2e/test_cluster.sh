@@ -7,7 +7,7 @@
 #     restart and reconnect; cluster.reload with a changed address / false
 #   malformed and oversized frames from a raw socket peer (python3): the
 #     peer is disconnected with one log line, the node keeps serving
-#   a mixed cluster with a Python peer written from the wire spec
+#   a mixed cluster with a Python peer written from the wire format
 #     (test/e2e/cluster_peer.py), as caller and as listener
 #   nodes in separate network namespaces with their own addresses (root only)
 #   the cluster PingPong example, examples/Pconfig.c1 + Pconfig.c2
@@ -18,7 +18,7 @@ source "$(dirname "$0")/cluster_lib.sh"
 read -r P_A P_B P_C P_B2 P_PY P_X <<< "$(free_ports 6)"
 A=127.0.0.1:$P_A B=127.0.0.1:$P_B C=127.0.0.1:$P_C B2=127.0.0.1:$P_B2
 
-# --- the byte layer against the spec's worked examples --------------------
+# --- the byte layer against known-good frames -----------------------------
 write_map "$W/none.map"
 run_client wire wire "$W/none.map" ""
 
@@ -29,7 +29,7 @@ t0=$(date +%s)
 run_client basic basic "$W/two.map" a
 echo "# cluster: basic scenario took $(( $(date +%s) - t0 )) s"
 
-# --- a Python peer from the wire spec, as the caller --------------------
+# --- a Python peer written from the wire format, as the caller ----------
 r=$($PEER call 127.0.0.1 "$P_B" 2>&1)
 if [[ "$r" == OK* ]]; then pass "mixed: $r"; else fail "mixed: python peer calls a skynet node" "$r"; fi
 r=$($PEER burst 127.0.0.1 "$P_B" 2>&1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# debug_console (debug-console.md, user notes section 六) driven over real
+# debug_console (user notes section 六) driven over real
 # TCP by test/e2e/console_client.py against a running node:
 #   node A (start = console_main): every command's output shape and
 #     content, error cases, the HTTP form, memlimit, netstat byte counts,
@@ -51,7 +51,7 @@ for c in help list stat info exit kill mem cmem jmem gc start snax log service l
 	call trace netstat task uniqtask killtask debug inject dbgcmd clearcache getenv setenv profactive dumpheap; do
 	grep -q "^$c	" "$W/help.out" || missing="$missing $c"
 done
-expect "console: help lists every command of the spec (missing:${missing:- none})" test -z "$missing"
+expect "console: help lists every command upstream's console has (missing:${missing:- none})" test -z "$missing"
 sed -n '2,$p' "$W/help.out" | grep -v '^<CMD' | cut -f1 > "$W/help.names"
 expect "console: help is sorted by name" bash -c "sort -c '$W/help.names'"
 expect "console: help ends with <CMD OK>" test "$(tail -1 "$W/help.out")" = "<CMD OK>"

@@ -1,8 +1,8 @@
 /*
  * test_seri.c -- unit tests of the skynet.pack / skynet.unpack serializer
- * (lualib-src/lua-seri.c) against shared/spec/wire-serialization.md:
- * the 57 worked examples byte for byte, round trips, the decoder checks of
- * §11, the depth limit, unsupported types, hostile and truncated input,
+ * (lualib-src/lua-seri.c) against upstream's byte format: 57 worked
+ * examples byte for byte, round trips, the decoder's rejection of malformed
+ * input, the depth limit, unsupported types, hostile and truncated input,
  * and (under ASan/LSan) that a failing pack does not leak its buffer.
  *
  * The serializer is registered as globals pack, packstring, unpack, trash;
@@ -234,7 +234,7 @@ static void worked_examples(void) {
 	check_example(45, "{1,2,[4]=4}", "{1,2,[4]=4}", "16 0a 01 0a 02 0a 04 0a 04 00");
 	/* The bytes of #46 depend on the border the VM reports: upstream's Lua
 	 * 5.4.7 said 1 for the constructor {1,nil,3}; Lua 5.4.4 says 3.  Check
-	 * the spec bytes on a table whose border is 1 for sure, and the
+	 * the example's bytes on a table whose border is 1 for sure, and the
 	 * constructor against the border this VM reports. */
 	check_example(46, "border-1 table {1,[3]=3}", "(function() local t = {1}; t[3] = 3; return t end)()",
 	              "0e 0a 01 0a 03 0a 03 00");

@@ -1,5 +1,5 @@
 -- skynet.db.mysql: a MySQL / MariaDB client for skynet services
--- (contract: spec/api-cluster-db.md §2; protocol: MySQL client/server
+-- (upstream's API; protocol: MySQL client/server
 -- protocol 4.1, handshake v10, text and binary result sets).
 --
 --   local mysql = require "skynet.db.mysql"

@@ -413,7 +413,7 @@ function S.reload()
 	eq("reload: reload() re-reads the cluster file", cluster.call("b", "@echo", "whoami"), "b2")
 end
 
--- A node written in Python from the wire spec (test/e2e/cluster_peer.py
+-- A node written in Python from the wire format (test/e2e/cluster_peer.py
 -- listen) as node "py".
 function S.peer()
 	local t0, r = now(), nil
@@ -450,8 +450,8 @@ function S.netns()
 	eq("netns: 3 MiB round trip", cluster.call("b", "@echo", "echo", big), big)
 end
 
--- Byte-for-byte checks of skynet.cluster.core against the worked examples
--- of wire-cluster.md §8 (no other node needed).
+-- Byte-for-byte checks of skynet.cluster.core against known-good frames of
+-- upstream's wire format (no other node needed).
 function S.wire()
 	local core = require "skynet.cluster.core"
 	local function hex(str)
@@ -464,47 +464,47 @@ function S.wire()
 	end
 	local P = skynet.packstring
 	local f, n, parts = core.packrequest(0x0a, 1, P("PING", 1))
-	same_bytes("wire 8.1: call by handle", f, "00 10 00 0a000000 01000000 24 50494e47 0a01")
-	eq("wire 8.1: the session counter moves to 2", n, 2)
-	same_bytes("wire 8.1: response", core.packresponse(1, true, P("PING", 1)), "00 0c 01000000 01 24 50494e47 0a01")
-	same_bytes("wire 8.2: call by name", core.packrequest("@echo", 2, P("hi")), "00 0e 80 05 4065 63686f 02000000 14 6869")
-	same_bytes("wire 8.2: upstream sender's first request", core.packrequest("@svc", 1, P("hello", 1)),
+	same_bytes("wire: call by handle", f, "00 10 00 0a000000 01000000 24 50494e47 0a01")
+	eq("wire: the session counter moves to 2", n, 2)
+	same_bytes("wire: response", core.packresponse(1, true, P("PING", 1)), "00 0c 01000000 01 24 50494e47 0a01")
+	same_bytes("wire: call by name", core.packrequest("@echo", 2, P("hi")), "00 0e 80 05 4065 63686f 02000000 14 6869")
+	same_bytes("wire: upstream sender's first request", core.packrequest("@svc", 1, P("hello", 1)),
 		"00 12 80 04 40 73 76 63 01 00 00 00 2c 68 65 6c 6c 6f 0a 01")
-	same_bytes("wire 8.3: call by local name", core.packrequest(".echo", 6, P("viaLocalName")),
+	same_bytes("wire: call by local name", core.packrequest(".echo", 6, P("viaLocalName")),
 		"00 18 80 05 2e 65 63 68 6f 06 00 00 00 64 76 69 61 4c 6f 63 61 6c 4e 61 6d 65")
 	f, n = core.packpush(0x0a, 7, P("PUSHED", 7))
-	same_bytes("wire 8.4: push by handle (session 0)", f, "00 12 00 0a 00 00 00 00 00 00 00 34 50 55 53 48 45 44 0a 07")
-	eq("wire 8.4: a whole push does not consume a session", n, 7)
-	same_bytes("wire 8.4: push by name", (core.packpush("@svc", 3, P("pushed"))),
+	same_bytes("wire: push by handle (session 0)", f, "00 12 00 0a 00 00 00 00 00 00 00 34 50 55 53 48 45 44 0a 07")
+	eq("wire: a whole push does not consume a session", n, 7)
+	same_bytes("wire: push by name", (core.packpush("@svc", 3, P("pushed"))),
 		"00 11 80 04 40 73 76 63 00 00 00 00 34 70 75 73 68 65 64")
-	same_bytes("wire 8.5: name query", core.packrequest(0, 3, P("echo")), "00 0e 00 00 00 00 00 03 00 00 00 24 65 63 68 6f")
-	same_bytes("wire 8.5: query answer", core.packresponse(3, true, P(10)), "00 07 03 00 00 00 01 0a 0a")
-	same_bytes("wire 8.5: unknown name", core.packresponse(4, false, "name not found"),
+	same_bytes("wire: name query", core.packrequest(0, 3, P("echo")), "00 0e 00 00 00 00 00 03 00 00 00 24 65 63 68 6f")
+	same_bytes("wire: query answer", core.packresponse(3, true, P(10)), "00 07 03 00 00 00 01 0a 0a")
+	same_bytes("wire: unknown name", core.packresponse(4, false, "name not found"),
 		"00 13 04 00 00 00 00 6e 61 6d 65 20 6e 6f 74 20 66 6f 75 6e 64")
-	same_bytes("wire 8.6: Invalid name", core.packresponse(5, false, "Invalid name"),
+	same_bytes("wire: Invalid name", core.packresponse(5, false, "Invalid name"),
 		"00 11 05 00 00 00 00 49 6e 76 61 6c 69 64 20 6e 61 6d 65")
 	-- 8.7: a 40003-byte response
 	local payload = P(string.rep("B", 40000))
-	eq("wire 8.7: payload is 40003 bytes", #payload, 40003)
+	eq("wire: payload is 40003 bytes", #payload, 40003)
 	f, parts = core.packresponse(8, true, payload)
-	same_bytes("wire 8.7: begin frame", f, "00 09 08 00 00 00 02 43 9c 00 00")
-	eq("wire 8.7: two data frames", parts and #parts, 2)
-	same_bytes("wire 8.7: middle frame header", parts[1]:sub(1, 10), "80 05 08 00 00 00 03 15 40 9c")
-	eq("wire 8.7: middle frame size", #parts[1], 32775)
-	same_bytes("wire 8.7: last frame header", parts[2]:sub(1, 7), "1c 48 08 00 00 00 04")
-	eq("wire 8.7: last frame size", #parts[2], 7242)
+	same_bytes("wire: begin frame", f, "00 09 08 00 00 00 02 43 9c 00 00")
+	eq("wire: two data frames", parts and #parts, 2)
+	same_bytes("wire: middle frame header", parts[1]:sub(1, 10), "80 05 08 00 00 00 03 15 40 9c")
+	eq("wire: middle frame size", #parts[1], 32775)
+	same_bytes("wire: last frame header", parts[2]:sub(1, 7), "1c 48 08 00 00 00 04")
+	eq("wire: last frame size", #parts[2], 7242)
 	-- 8.8: a 40011-byte request
 	payload = P("ECHOBIG", string.rep("Q", 40000))
 	f, n, parts = core.packrequest(0x0a, 9, payload)
-	same_bytes("wire 8.8: start frame", f, "00 0d 01 0a 00 00 00 09 00 00 00 4b 9c 00 00")
-	eq("wire 8.8: next session", n, 10)
-	same_bytes("wire 8.8: part header", parts[1]:sub(1, 7), "80 05 02 09 00 00 00")
-	same_bytes("wire 8.8: last part header", parts[2]:sub(1, 7), "1c 50 03 09 00 00 00")
-	eq("wire 8.8: last part size", #parts[2], 7250)
+	same_bytes("wire: start frame", f, "00 0d 01 0a 00 00 00 09 00 00 00 4b 9c 00 00")
+	eq("wire: next session", n, 10)
+	same_bytes("wire: part header", parts[1]:sub(1, 7), "80 05 02 09 00 00 00")
+	same_bytes("wire: last part header", parts[2]:sub(1, 7), "1c 50 03 09 00 00 00")
+	eq("wire: last part size", #parts[2], 7250)
 	f, n = core.packpush("@svc", 9, payload)
-	same_bytes("wire 8.8: multi-part push by name", f, "00 0e c1 04 40 73 76 63 09 00 00 00 4b 9c 00 00")
-	eq("wire 8.8: a multi-part push consumes its session", n, 10)
-	same_bytes("wire 8.9: trace frame", core.packtrace("(test-trace)"), "00 0d 04 28 74 65 73 74 2d 74 72 61 63 65 29")
+	same_bytes("wire: multi-part push by name", f, "00 0e c1 04 40 73 76 63 09 00 00 00 4b 9c 00 00")
+	eq("wire: a multi-part push consumes its session", n, 10)
+	same_bytes("wire: trace frame", core.packtrace("(test-trace)"), "00 0d 04 28 74 65 73 74 2d 74 72 61 63 65 29")
 	-- boundaries
 	f, n, parts = core.packrequest(1, 1, string.rep("x", 0x7fff))
 	ok("wire: a 0x7fff-byte request is whole", parts == nil and #f == 0x7fff + 11)
