@@ -25,11 +25,14 @@ SERVICE_NAME = name
 package.path = LUA_PATH
 package.cpath = LUA_CPATH
 
+-- skynet.PTYPE_LUA: the loader runs before the skynet module is loaded.
+local PTYPE_LUA = 10
+
 local function report(err)
 	local ok, c = pcall(require, "skynet.core")
 	if ok then
 		pcall(function()
-			c.send(".launcher", 10, 0, c.pack("ERROR", tostring(err)))
+			c.send(".launcher", PTYPE_LUA, 0, c.pack("ERROR", tostring(err)))
 		end)
 	end
 end

@@ -59,6 +59,8 @@ local UNFINISHED_TIMEOUT = tonumber(skynet.getenv "cluster_unfinished_timeout") 
 local HANDOFF_TIMEOUT = 1000 -- centiseconds to take the socket over from clusterd
 
 local csend, ctostring, intcommand = c.send, c.tostring, c.intcommand
+local PTYPE_RESPONSE, PTYPE_SOCKET, PTYPE_ERROR, PTYPE_LUA, PTYPE_TRACE =
+	skynet.PTYPE_RESPONSE, skynet.PTYPE_SOCKET, skynet.PTYPE_ERROR, skynet.PTYPE_LUA, skynet.PTYPE_TRACE
 local unpackrequest, packresponse, concat, unfinished = core.unpackrequest, core.packresponse, core.concat,
 	core.unfinished
 local format = string.format
@@ -169,14 +171,14 @@ local function execute(addr, cs, push, payload, sz)
 		return
 	end
 	if trace_tag then
-		csend(target, 12, 0, trace_tag)
+		csend(target, PTYPE_TRACE, 0, trace_tag)
 		trace_tag = nil
 	end
 	if push then
-		csend(target, 10, 0, payload, sz)
+		csend(target, PTYPE_LUA, 0, payload, sz)
 		return
 	end
-	local session = csend(target, 10, nil, payload, sz)
+	local session = csend(target, PTYPE_LUA, nil, payload, sz)
 	if session then
 		pending[session] = cs
 	elseif session == false then
@@ -392,7 +394,7 @@ end
 local dispatch_message = skynet.dispatch_message
 
 local function dispatch(ptype, msg, sz, session, source)
-	if ptype == 1 then -- PTYPE_RESPONSE
+	if ptype == PTYPE_RESPONSE then
 		local cs = pending[session]
 		if cs then
 			pending[session] = nil
@@ -402,9 +404,9 @@ local function dispatch(ptype, msg, sz, session, source)
 		else
 			dispatch_message(ptype, msg, sz, session, source)
 		end
-	elseif ptype == 6 then
+	elseif ptype == PTYPE_SOCKET then
 		socket_message(msg, sz)
-	elseif ptype == 7 then -- PTYPE_ERROR
+	elseif ptype == PTYPE_ERROR then
 		local cs = pending[session]
 		if cs then
 			pending[session] = nil

@@ -18,17 +18,18 @@ name = tonumber(name) or name
 clusterd = tonumber(clusterd)
 
 local PTYPE_CLUSTER_REQ = 249
+local PTYPE_LUA, PTYPE_SNAX, PTYPE_TRACE = skynet.PTYPE_LUA, skynet.PTYPE_SNAX, skynet.PTYPE_TRACE
 local packfast, redirect = core.packfast, c.redirect
 local sender
 
 local dispatch_message = skynet.dispatch_message
 
 local function dispatch(ptype, msg, sz, session, source)
-	if (ptype == 10 or ptype == 11) and sender then
+	if (ptype == PTYPE_LUA or ptype == PTYPE_SNAX) and sender then
 		local f, n = packfast(name, msg, sz, true)
 		redirect(sender, source, PTYPE_CLUSTER_REQ, session, f, n)
-	elseif ptype == 12 and sender then -- trace tag of the next request
-		redirect(sender, source, 12, 0, c.tostring(msg, sz))
+	elseif ptype == PTYPE_TRACE and sender then -- trace tag of the next request
+		redirect(sender, source, PTYPE_TRACE, 0, c.tostring(msg, sz))
 	else
 		dispatch_message(ptype, msg, sz, session, source)
 	end

@@ -41,6 +41,8 @@ local core = require "skynet.cluster.core"
 
 local node, localnodename, address = ...
 local PTYPE_CLUSTER_REQ = 249
+local PTYPE_RESPONSE, PTYPE_SOCKET, PTYPE_ERROR, PTYPE_TRACE =
+	skynet.PTYPE_RESPONSE, skynet.PTYPE_SOCKET, skynet.PTYPE_ERROR, skynet.PTYPE_TRACE
 local BATCH_BYTES = 64 * 1024
 local CONNECT_TIMEOUT = tonumber(skynet.getenv "cluster_connect_timeout") or 500 -- centiseconds
 local MAX_RESPONSE = tonumber(skynet.getenv "cluster_max_message") or 1024 * 1024 * 1024
@@ -88,7 +90,7 @@ end
 local function fail_all(why)
 	local text = where() .. ": " .. why
 	for cs, w in pairs(waiting) do
-		csend(w >> 32, 7, w & 0xffffffff, text)
+		csend(w >> 32, PTYPE_ERROR, w & 0xffffffff, text)
 	end
 	waiting = {}
 	nwaiting = 0
@@ -158,14 +160,14 @@ end
 local function request(msg, sz, session, source)
 	if state == "off" then
 		if session ~= 0 then
-			csend(source, 7, session, where() .. " is down (configured false)")
+			csend(source, PTYPE_ERROR, session, where() .. " is down (configured false)")
 		end
 		return
 	elseif state == "down" then
 		local ok, why = connect()
 		if not ok then
 			if session ~= 0 then
-				csend(source, 7, session, where() .. ": " .. why)
+				csend(source, PTYPE_ERROR, session, where() .. ": " .. why)
 			end
 			return
 		end
@@ -215,7 +217,7 @@ local function answer_ok(cs, data, sz)
 	end
 	waiting[cs] = nil
 	nwaiting = nwaiting - 1
-	csend(w >> 32, 1, w & 0xffffffff, data, sz)
+	csend(w >> 32, PTYPE_RESPONSE, w & 0xffffffff, data, sz)
 end
 
 local function answer_error(cs, text)
@@ -226,7 +228,7 @@ local function answer_error(cs, text)
 	end
 	waiting[cs] = nil
 	nwaiting = nwaiting - 1
-	csend(w >> 32, 7, w & 0xffffffff, where() .. ": " .. text)
+	csend(w >> 32, PTYPE_ERROR, w & 0xffffffff, where() .. ": " .. text)
 end
 
 local function response(body)
@@ -445,12 +447,12 @@ local function dispatch(ptype, msg, sz, session, source)
 		if not ok then
 			skynet.error(format("%s: bad request from %s: %s", where(), skynet.address(source), tostring(err)))
 			if session ~= 0 then
-				csend(source, 7, session, where() .. ": " .. tostring(err))
+				csend(source, PTYPE_ERROR, session, where() .. ": " .. tostring(err))
 			end
 		end
-	elseif ptype == 6 then
+	elseif ptype == PTYPE_SOCKET then
 		socket_message(msg, sz)
-	elseif ptype == 12 then -- PTYPE_TRACE: tags the next request from source
+	elseif ptype == PTYPE_TRACE then -- tags the next request from source
 		trace[source] = ctostring(msg, sz)
 	else
 		dispatch_message(ptype, msg, sz, session, source)
