@@ -7,6 +7,7 @@
  * and exit latency.  The poll loop runs on its own thread, as in a node;
  * events are recorded in a queue the checks wait on.
  */
+#include "skynet_clock.h"
 #include "socket_server.h"
 #include "unit.h"
 
@@ -87,11 +88,7 @@ static void rec_free(struct rec *r) {
 	}
 }
 
-static uint64_t now_ms(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+static uint64_t now_ms(void) { return skynet_hpc() / 1000000; }
 
 /* Removes and returns the first event for `id` of `type` (type 0: any),
  * waiting up to ms; NULL on timeout. */
