@@ -33,6 +33,7 @@ function CMD.response_later(ti, v)
 		r(true, v)
 	end)
 end
+function CMD.response_held() saved.held = skynet.response() end
 function CMD.raise(msg) saved.raised_co = coroutine.running() error(msg) end
 function CMD.response_unpackable()
 	local r = skynet.response()
@@ -237,14 +238,13 @@ T.run("test_call", function()
 	T.waitfor(function() return mql end, 200)
 	T.eq("mqlen counts queued messages", mql, 5)
 
-	-- response to a caller that died: returns false
+	-- response to a caller that died: returns false (and raises nothing)
 	local dead_caller = skynet.newservice "svc_echo"
-	saved.late = nil
-	skynet.send(dead_caller, "lua", "call", me, "response_later", 20, "x")
-	skynet.sleep(5)
+	skynet.send(dead_caller, "lua", "call", me, "response_held")
+	T.waitfor(function() return saved.held end)
 	skynet.kill(dead_caller)
-	skynet.sleep(30)
-	T.pass("response to dead caller does not crash")
+	local ok, ret = pcall(saved.held or error, true, "x")
+	T.ok("response to a dead caller returns false", ok and ret == false, tostring(ok) .. ", " .. tostring(ret))
 
 	-- genid
 	local g1, g2 = skynet.genid(), skynet.genid()

@@ -93,11 +93,17 @@ T.run("test_debug", function()
 	req2:close()
 	skynet.sleep(100) -- the late reply arrives and is dropped quietly
 	T.eq("service fine after late reply", skynet.call(e1, "lua", "add", 1, 1), 2)
+	-- __close abandons what is still outstanding: nothing waits for the
+	-- slow reply any more (skynet.task counts the sessions waited on).  The
+	-- iterator is called by hand: a for loop would close the request itself.
+	local tasks = skynet.task()
 	do
 		local req3 <close> = skynet.request { e1, "lua", "sleep", 50, "x" }
-		for r, resp in req3:select(5) do end
+		local next_reply = req3:select(5)
+		T.eq("request: nothing before the timeout", next_reply(), nil)
+		T.eq("request still waits for the reply after select timed out", skynet.task(), tasks + 1)
 	end
-	T.pass("request __close")
+	T.eq("request __close abandons the outstanding call", skynet.task(), tasks)
 
 	-- term: pending calls to a service fail at once
 	local slow = skynet.newservice "svc_echo"
