@@ -4,7 +4,8 @@
 #   2. Lua test services  test/lua/test_*.lua          (each the start service of its own node)
 #   3. end-to-end tests   test/e2e/test_*.sh           (start real nodes and clients)
 # Every check prints one `PASS <name>` or `FAIL <name>: <why>` line; the run
-# ends with `N passed, N failed` and fails if anything failed.
+# ends with `N passed, N failed` and fails if anything failed.  A test file
+# that printed neither line made no check: that is a failure too.
 # TEST_FILTER=<substring> runs only the matching files.
 set -u
 cd "$(dirname "$0")/.."
@@ -18,14 +19,20 @@ passed=0
 failed=0
 failures=()
 
-# count_output NAME FILE: tally the PASS/FAIL lines of one test program
+# count_output NAME FILE: tally the PASS/FAIL lines of one test program;
+# one that has none made no check, and fails (saying why, if it printed a
+# SKIP line).
 count_output() {
-	local name=$1 file=$2 p f
+	local name=$1 file=$2 p f why
 	p=$(grep -c -E '(^|\] )PASS ' "$file")
 	f=$(grep -c -E '(^|\] )FAIL ' "$file")
 	passed=$((passed + p))
 	failed=$((failed + f))
 	while IFS= read -r line; do failures+=("$name: $line"); done < <(grep -E '(^|\] )FAIL ' "$file")
+	if [ $((p + f)) -eq 0 ]; then
+		why=$(grep -m1 -E '(^|\] )SKIP ' "$file")
+		fail_one "$name made no check (no PASS or FAIL line)${why:+: $why}"
+	fi
 }
 
 fail_one() {
