@@ -1,6 +1,6 @@
 /*
  * lua-bson.c -- the `bson` module (luaclib/bson.so): BSON documents for the
- * MongoDB driver and anyone else (contract: spec/api-redis-bson-mongo.md §4).
+ * MongoDB driver and anyone else (upstream's API).
  *
  *   bson.encode(t) / bson.encode_order(k1, v1, ...) -> document object
  *   bson.decode(doc) -> table             doc:decode(), doc:makeindex(),

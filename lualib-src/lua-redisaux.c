@@ -5,7 +5,7 @@
  *
  *   command(NAME, send [, flag]) -> method(self, ...)
  *       A C closure: builds the request for NAME and the arguments
- *       (spec §2.2: a table first argument is the argument list, elements
+ *       (as upstream: a table first argument is the argument list, elements
  *       1..(t.n or #t); otherwise every argument) and returns
  *       send(self, request, flag).  Being C, it takes any number of
  *       arguments without copying them (a Lua vararg function copies its

@@ -1,8 +1,8 @@
 /*
  * harbor_calls.h -- the requests this node sent to other harbors and that
  * have not been answered yet, so that when a harbor goes down every caller
- * waiting on it can be failed instead of hanging (spec/wire-harbor.md §6
- * asks a re-implementation for that).
+ * waiting on it can be failed instead of hanging (upstream's callers wait
+ * forever).
  *
  * Keyed by (local caller, session); a request is added when it leaves and
  * removed when its PTYPE_RESPONSE or PTYPE_ERROR comes back.  Open

@@ -1,6 +1,6 @@
 /*
  * harbor_frame.h -- the slave-to-slave message frame of harbor mode
- * (spec/wire-harbor.md §4.2), encoder and incremental reader.  No skynet
+ * (upstream's, byte for byte), encoder and incremental reader.  No skynet
  * dependency besides the allocator, so the fuzz target links it alone.
  *
  *   offset  size   field

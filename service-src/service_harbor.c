@@ -1,6 +1,6 @@
 /*
  * service_harbor.c -- the C `harbor` service, launched by the node's
- * `.cslave` as `harbor <harbor id> <cslave address>` (spec/wire-harbor.md).
+ * `.cslave` as `harbor <harbor id> <cslave address>`.
  *
  * It receives, as PTYPE_SYSTEM remote_messages from the core, every message
  * for a global name or for a handle of another harbor, and
@@ -251,7 +251,7 @@ static void link_up(struct harbor *h, int id) {
 	report(h, "U %d", id);
 }
 
-/* The handshake: one byte, our harbor id (spec §4.1). */
+/* The handshake: each side sends one byte, its own harbor id. */
 static void send_id_byte(struct harbor *h, int sock) {
 	uint8_t me = (uint8_t)h->id;
 	struct socket_sendbuffer buf = {.id = sock, .type = SOCKET_BUFFER_RAWPOINTER, .buffer = &me, .sz = 1};

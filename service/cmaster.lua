@@ -1,4 +1,4 @@
--- cmaster.lua -- the harbor master (spec/wire-harbor.md §3.3), started by
+-- cmaster.lua -- the harbor master, started by
 -- bootstrap on the node whose config sets `standalone = "host:port"`.
 -- Every slave keeps one TCP connection here.  The master keeps the list of
 -- slaves and the global name table:

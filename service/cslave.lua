@@ -1,5 +1,5 @@
 -- cslave.lua -- `.cslave` of a harbor-mode node (harbor = 1..255; with
--- harbor = 0 bootstrap starts cdummy.lua instead).  spec/wire-harbor.md §3.4.
+-- harbor = 0 bootstrap starts cdummy.lua instead).
 --
 -- It starts the C `harbor` service (which owns the slave-to-slave
 -- connections and routes remote messages), then:

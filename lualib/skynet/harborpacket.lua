@@ -1,5 +1,5 @@
 -- skynet/harborpacket.lua -- the master <-> slave packets of harbor mode
--- (spec/wire-harbor.md §3.1): one length byte n, then n bytes of
+-- (upstream's): one length byte n, then n bytes of
 -- skynet.packstring(kind, args...), kind a one-letter string.  Used by
 -- service/cmaster.lua and service/cslave.lua.
 

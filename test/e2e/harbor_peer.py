@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""harbor_peer.py -- a harbor master and slave written from the wire spec
-alone (shared/spec/wire-harbor.md, wire-serialization.md), for
+"""harbor_peer.py -- a harbor master and slave written from upstream's wire
+formats alone (harbor packets and frames, the skynet.pack serialization), for
 test/e2e/test_harbor.sh.  Prints one "PASS <name>" or "FAIL <name>: <why>"
 line per check.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Harbor mode (spec/wire-harbor.md) between real node processes:
+# Harbor mode between real node processes:
 #   wire: a node whose master and peer harbor 9 are test/e2e/harbor_peer.py
-#     (written from the spec): every byte it sends is checked, then the
+#     (written from the wire format): every byte it sends is checked, then the
 #     peer misbehaves (bad id byte, a frame over 16 MiB, a byte-split frame)
 #   three nodes: master on node 1, a global name registered on node 2 is
 #     called and sent to from node 3 (payloads 0 B .. 4 MiB, order, 64

@@ -1,5 +1,5 @@
--- test_bson.lua -- the bson C module (luaclib/bson.so): the vectors of
--- spec/api-redis-bson-mongo.md §4, constructors, bson.type, the document
+-- test_bson.lua -- the bson C module (luaclib/bson.so): known-good
+-- encodings, constructors, bson.type, the document
 -- object (makeindex / in-place replace), upstream's test/testbson.lua
 -- checks, encoder errors, and malformed bytes that must raise, never crash.
 local bson = require "bson"

@@ -1,5 +1,5 @@
--- skynet.db.redis: a Redis client for skynet services (contract:
--- spec/api-redis-bson-mongo.md §1-2; protocol: RESP2).
+-- skynet.db.redis: a Redis client for skynet services (upstream's API;
+-- protocol: RESP2).
 --
 --   local redis = require "skynet.db.redis"
 --   local db = redis.connect { host = "127.0.0.1", port = 6379, db = 0, auth = "pw" }
@@ -12,7 +12,7 @@
 -- One connection per db object, over a socketchannel in order mode: every
 -- command is one write plus a reader queued behind the earlier ones, so
 -- any number of coroutines can share a db.  Requests are built and replies
--- parsed in C (lualib-src/lua-redisaux.c).  Replies (§2.4): status -> the
+-- parsed in C (lualib-src/lua-redisaux.c).  Replies: status -> the
 -- string ("OK"), integer -> integer, bulk -> string or nil, array -> table
 -- (nested; nil elements leave holes), error -> raises the error text;
 -- an array holding an error raises the array.  exists/sismember return

@@ -2,7 +2,7 @@
 -- test/e2e/test_redis.sh (config keys redis_port, redis_dir, redis_pw_port,
 -- redis_pw_dir, redis_script, closed_port) and against a scripted server
 -- inside this service (exact request bytes, odd and malformed replies).
--- Covers spec/api-redis-bson-mongo.md §2 and the checks of upstream's
+-- Covers upstream's skynet.db.redis API and the checks of upstream's
 -- test/testredis.lua, testredis2.lua and testpipeline.lua.
 local skynet = require "skynet"
 local socket = require "skynet.socket"
@@ -89,7 +89,7 @@ local function fake_connect(extra)
 	return redis.connect(conf)
 end
 
--- request bytes (§2.3) -------------------------------------------------------------------------
+-- request bytes ------------------------------------------------------------------------------
 
 local function test_bytes()
 	fake_reset()

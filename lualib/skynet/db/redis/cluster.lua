@@ -1,5 +1,4 @@
--- skynet.db.redis.cluster: a Redis Cluster client (contract:
--- spec/api-redis-bson-mongo.md §3).
+-- skynet.db.redis.cluster: a Redis Cluster client (upstream's API).
 --
 --   local rc = require "skynet.db.redis.cluster"
 --   local db = rc.new({ {host = "127.0.0.1", port = 7000} }, { read_slave = false },
