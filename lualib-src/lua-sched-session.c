@@ -120,11 +120,11 @@ int sched_reply_error(lua_State *L, struct sched *s, int addr, int session, int 
  * the payload at `msg` (a string, or a lightuserdata with its size above
  * it).  A payload too large for a message fails the call with
  * "response too large" instead, so the caller never waits forever.
- * Returns what the send returned (session, or a LUASKYNET_SEND_* code). */
+ * Returns what the send returned (session, or a SKYNET_SEND_* code). */
 int sched_reply(lua_State *L, struct sched *s, int addr, int session, int msg) {
 	addr = lua_absindex(L, addr);
 	int r = sched_send(L, s, addr, PTYPE_RESPONSE, session, lua_absindex(L, msg));
-	if (r == LUASKYNET_SEND_TOO_LARGE) {
+	if (r == SKYNET_SEND_TOO_LARGE) {
 		lua_pushliteral(L, "response too large");
 		sched_push_error_payload(L, s, -1);
 		sched_reply_error(L, s, addr, session, -1);

@@ -240,15 +240,13 @@ int luaskynet_send(lua_State *L, struct skynet_context *context, uint32_t source
 	luaskynet_payload(L, msg, &type, &data, &len);
 	int r = name ? skynet_sendname(context, source, name, type, session, data, len)
 	             : skynet_send(context, source, dest, type, session, data, len);
-	if (r < 0)
-		return r == -2 ? LUASKYNET_SEND_TOO_LARGE : LUASKYNET_SEND_NO_DEST;
-	return r;
+	return r < 0 && r != SKYNET_SEND_TOO_LARGE ? SKYNET_SEND_NO_DEST : r;
 }
 
 void luaskynet_push_send_result(lua_State *L, int r) {
 	if (r >= 0)
 		lua_pushinteger(L, r);
-	else if (r == LUASKYNET_SEND_TOO_LARGE)
+	else if (r == SKYNET_SEND_TOO_LARGE)
 		lua_pushboolean(L, 0);
 	else
 		lua_pushnil(L);

@@ -21,15 +21,11 @@ void luaskynet_set_callback(lua_State *L, struct skynet_context *context, int fo
  * "invalid param <type>" for anything else. */
 void luaskynet_payload(lua_State *L, int idx, int *type, void **data, size_t *len);
 
-/* What luaskynet_send returns when nothing was sent. */
-#define LUASKYNET_SEND_NO_DEST (-1)   /* no such service or name */
-#define LUASKYNET_SEND_TOO_LARGE (-2) /* the payload exceeds the message size limit */
-
 /* Sends the payload at stack index msg (see luaskynet_payload) from
  * `source` (0: the context itself) to the address at stack index addr (a
  * handle or a name: ".local", ":hex", a global name).  session < 0
  * allocates a new session.  Returns the session (0 for a plain send) or
- * one of the codes above; raises for a bad address or payload.  A buffer
+ * SKYNET_SEND_NO_DEST or SKYNET_SEND_TOO_LARGE (skynet.h); raises for a bad address or payload.  A buffer
  * handed over belongs to the framework afterwards, sent or not. */
 int luaskynet_send(lua_State *L, struct skynet_context *context, uint32_t source, int addr, int type,
                    int session, int msg);

@@ -1,6 +1,6 @@
 -- skynet/ext.lua -- the less common part of the skynet API, loaded the first
--- time one of its names is looked up on the skynet table (see the end of
--- lualib/skynet.lua): newservice, uniqueservice, queryservice, localname,
+-- time one of its names is looked up on the skynet table (the lazy __index
+-- of lualib-src/lua-sched.c): newservice, uniqueservice, queryservice, localname,
 -- setenv, starttime, time, stat, mqlen, endless, memlimit, term, rawcall,
 -- rawsend, redirect, dispatch_unknown_request/response, cache; and
 -- S.call_fail, the error of a failed call.
