@@ -36,9 +36,12 @@ CORE_HDR := $(wildcard skynet-src/*.h)
 
 CSERVICES := $(patsubst service-src/service_%.c,cservice/%.so,$(wildcard service-src/service_*.c))
 
-# luaclib/skynet.so bundles skynet.core and its sibling modules.
-SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c lualib-src/lua-bson.c,$(wildcard lualib-src/lua-*.c))
-LUACLIBS := luaclib/skynet.so luaclib/client.so luaclib/bson.so
+# luaclib/skynet.so bundles skynet.core and its sibling modules;
+# luaclib/bson.so, luaclib/sproto.so (sproto.core) and luaclib/client.so
+# stand alone.
+SPROTO_SRC := $(wildcard lualib-src/lua-sproto*.c)
+SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c lualib-src/lua-bson.c $(SPROTO_SRC),$(wildcard lualib-src/lua-*.c))
+LUACLIBS := luaclib/skynet.so luaclib/client.so luaclib/bson.so luaclib/sproto.so
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,build/unit/%,$(UNIT_SRC))
@@ -85,6 +88,11 @@ luaclib/client.so: lualib-src/lua-client.c | luaclib
 # so the stand-alone lua5.4 interpreter can load it too.
 luaclib/bson.so: lualib-src/lua-bson.c | luaclib
 	$(CC) $(ALL_CFLAGS) $(SHARED) -o $@ $< -lpthread -lm
+
+# sproto.core, loaded both by services and by the stand-alone interpreter
+# (examples/client.lua): the Lua API only, so built like client.so.
+luaclib/sproto.so: $(SPROTO_SRC) lualib-src/lua-sproto.h | luaclib
+	$(CC) $(filter-out -fsanitize=%,$(ALL_CFLAGS)) -fPIC -shared -o $@ $(SPROTO_SRC) -lm
 
 # Unit tests link the core archive, the serializer and Lua directly.
 build/lualib/%.o: lualib-src/%.c $(wildcard lualib-src/*.h) $(CORE_HDR) | build/lualib
