@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh -- run the benchmark scenarios against this tree's ./skynet.
 #
-#   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster harbor mysql redis
+#   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster harbor mysql redis sproto
 #   bench/run.sh send call       only these
 #
 # stdout: one metric a line, `name value unit`.  stderr: progress, problems.
@@ -24,7 +24,7 @@ BENCH=$ROOT/bench
 SECS=${BENCH_SECONDS:-3}
 THREADS=${BENCH_THREADS:-2}
 WARMUP=0.5
-ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster harbor mysql redis"
+ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster harbor mysql redis sproto"
 
 log() { echo "bench: $*" >&2; }
 
@@ -287,6 +287,10 @@ for scenario in "$@"; do
 			;;
 		gate)
 			run_net gate_c64 bench_gate 64 -f -i 4
+			;;
+		sproto)
+			# four CPU-bound windows in one service
+			run_node sproto bench_sproto "$(ceil "4 * ($WARMUP + $SECS) + 12")"
 			;;
 		exit)
 			run_node exit_idle bench_exit 15 bench_case=idle && report_exit exit_idle_ms exit_idle

@@ -22,11 +22,12 @@
 struct decoder {
 	lua_State *L;
 	int depth;
+	int names;  /* stack index of the names cache */
 };
 
 #define derror(L, ...) luaL_error((L), "decode error: " __VA_ARGS__)
 
-static size_t decode_struct(struct decoder *d, const struct sproto_type *st, const uint8_t *p, size_t sz, int tidx);
+static size_t decode_struct(struct decoder *d, const struct sproto_type *st, const uint8_t *p, size_t sz, int tidx, bool raw, int nt);
 
 static lua_Integer read_int(const uint8_t *p, int width) {
 	if (width == 4)
@@ -48,11 +49,12 @@ static double read_double(const uint8_t *p) {
 	return x;
 }
 
-/* A nested struct: a fresh table filled from exactly [p, p+sz). */
-static void push_struct(struct decoder *d, const struct sproto_type *st, const struct sproto_field *f, const uint8_t *p, size_t sz) {
+/* A nested struct: a fresh table filled from exactly [p, p+sz).  nt: the
+ * stack index of st's names, or 0. */
+static void push_struct(struct decoder *d, const struct sproto_type *st, const struct sproto_field *f, const uint8_t *p, size_t sz, int nt) {
 	lua_State *L = d->L;
 	lua_createtable(L, 0, st->n);
-	if (decode_struct(d, st, p, sz, lua_gettop(L)) != sz)
+	if (decode_struct(d, st, p, sz, lua_gettop(L), true, nt) != sz)
 		derror(L, "%s in field %s does not fill its chunk", st->name, f->name);
 }
 
@@ -70,6 +72,20 @@ static const uint8_t *next_item(lua_State *L, const struct sproto_field *f, cons
 	*p = item + n;
 	*len = n;
 	return item;
+}
+
+/* How many whole elements a struct/string array chunk holds (to size the
+ * table; next_item still checks each one). */
+static int count_items(const uint8_t *p, const uint8_t *end) {
+	int n = 0;
+	while (end - p >= 4 && n < INT32_MAX) {
+		uint32_t len = sproto_u32(p);
+		if ((size_t)(end - p) - 4 < len)
+			break;
+		p += 4 + (size_t)len;
+		n++;
+	}
+	return n;
 }
 
 static void decode_keyed_item(struct decoder *d, const struct sproto_field *f, int result) {
@@ -132,7 +148,7 @@ static void push_array(struct decoder *d, const struct sproto_field *f, const ui
 		}
 		return;
 	case SPROTO_TSTRING: {
-		lua_createtable(L, 0, 0);
+		lua_createtable(L, count_items(p, end), 0);
 		size_t n;
 		const uint8_t *item;
 		for (lua_Integer i = 1; (item = next_item(L, f, &p, end, &n)) != NULL; i++) {
@@ -142,17 +158,23 @@ static void push_array(struct decoder *d, const struct sproto_field *f, const ui
 		return;
 	}
 	default: {
-		lua_createtable(L, 0, 0);
+		int n = count_items(p, end);
+		if (f->key >= 0)
+			lua_createtable(L, 0, n);
+		else
+			lua_createtable(L, n, 0);
 		int result = lua_gettop(L);
-		size_t n;
+		int nt = sproto_names_push(L, d->names, f->st); /* once for all elements */
+		size_t len;
 		const uint8_t *item;
-		for (lua_Integer i = 1; (item = next_item(L, f, &p, end, &n)) != NULL; i++) {
-			push_struct(d, f->st, f, item, n);
+		for (lua_Integer i = 1; (item = next_item(L, f, &p, end, &len)) != NULL; i++) {
+			push_struct(d, f->st, f, item, len, nt);
 			if (f->key >= 0)
 				decode_keyed_item(d, f, result);
 			else
 				lua_rawseti(L, result, i);
 		}
+		lua_pop(L, 1);
 		return;
 	}
 	}
@@ -193,12 +215,12 @@ static void push_value(struct decoder *d, const struct sproto_type *st, const st
 		lua_pushlstring(L, (const char *)rec->chunk, rec->len);
 		return;
 	default:
-		push_struct(d, f->st, f, rec->chunk, rec->len);
+		push_struct(d, f->st, f, rec->chunk, rec->len, 0);
 		return;
 	}
 }
 
-static size_t decode_struct(struct decoder *d, const struct sproto_type *st, const uint8_t *p, size_t sz, int tidx) {
+static size_t decode_struct(struct decoder *d, const struct sproto_type *st, const uint8_t *p, size_t sz, int tidx, bool raw, int nt) {
 	lua_State *L = d->L;
 	if (d->depth >= SPROTO_MAX_DEPTH)
 		luaL_error(L, "The table is too deep");
@@ -210,6 +232,9 @@ static size_t decode_struct(struct decoder *d, const struct sproto_type *st, con
 		derror(L, "%s: truncated header", st->name);
 		return 0;
 	}
+	bool own = nt == 0;
+	if (own)
+		nt = sproto_names_push(L, d->names, st);
 	int fi = 0, rc;
 	while ((rc = sproto_reader_next(&r, &rec)) > 0) {
 		while (fi < st->n && st->f[fi].tag < rec.tag)
@@ -217,18 +242,24 @@ static size_t decode_struct(struct decoder *d, const struct sproto_type *st, con
 		if (fi == st->n || st->f[fi].tag != rec.tag)
 			continue; /* unknown field: its chunk is already skipped */
 		const struct sproto_field *f = &st->f[fi];
+		lua_rawgeti(L, nt, fi + 1);
 		push_value(d, st, f, &rec);
-		lua_setfield(L, tidx, f->name);
+		if (raw)
+			lua_rawset(L, tidx);
+		else
+			lua_settable(L, tidx);
 	}
 	if (rc < 0)
 		derror(L, "%s: data runs past the end", st->name);
+	if (own)
+		lua_pop(L, 1);
 	d->depth--;
 	return (size_t)(r.data - p);
 }
 
-size_t sproto_decode_struct(lua_State *L, const struct sproto_type *st, const uint8_t *p, size_t sz, int tidx) {
-	struct decoder d = { L, 0 };
-	return decode_struct(&d, st, p, sz, lua_absindex(L, tidx));
+size_t sproto_decode_struct(lua_State *L, const struct sproto_type *st, const uint8_t *p, size_t sz, int tidx, int names, bool raw) {
+	struct decoder d = { L, 0, lua_absindex(L, names) };
+	return decode_struct(&d, st, p, sz, lua_absindex(L, tidx), raw, 0);
 }
 
 /* ---- defaults ------------------------------------------------------------------ */

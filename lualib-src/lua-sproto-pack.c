@@ -16,10 +16,25 @@
  */
 #include "lua-sproto.h"
 
+#include <endian.h>
 #include <string.h>
 
 #define RUN_MARK 0xff
 #define RUN_MAX_GROUPS 256
+
+/* Bit i set iff byte i (in memory order) of the 8 bytes at g is non-zero,
+ * computed on a 64-bit word: the zero-byte test sets bit 7 of each zero
+ * byte (no false positives: the add cannot carry across bytes), and the
+ * multiply gathers the eight bit-7s into the top byte. */
+static uint8_t nonzero_mask(const uint8_t *g) {
+	uint64_t x;
+	memcpy(&x, g, 8);
+	x = le64toh(x);
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
+	uint64_t zero = ~(((x & low7) + low7) | x | low7);
+	uint64_t nonzero = ~zero & 0x8080808080808080ULL;
+	return (uint8_t)((nonzero * 0x0002040810204081ULL) >> 56);
+}
 
 size_t sproto_pack_bound(size_t n) {
 	size_t groups = (n + 7) / 8;
@@ -40,14 +55,8 @@ size_t sproto_pack(const uint8_t *src, size_t n, uint8_t *dst) {
 			memcpy(pad, g, n - i);
 			g = pad;
 		}
-		int nz = 0;
-		uint8_t mask = 0;
-		for (int k = 0; k < 8; k++) {
-			if (g[k]) {
-				mask |= (uint8_t)(1u << k);
-				nz++;
-			}
-		}
+		uint8_t mask = nonzero_mask(g);
+		int nz = __builtin_popcount(mask);
 		if (run_n > 0 && nz >= 6) {
 			memcpy(out, g, 8);
 			out += 8;
@@ -70,9 +79,10 @@ size_t sproto_pack(const uint8_t *src, size_t n, uint8_t *dst) {
 			run_n = 0;
 		}
 		*out++ = mask;
-		for (int k = 0; k < 8; k++)
-			if (g[k])
-				*out++ = g[k];
+		for (int k = 0; k < 8; k++) { /* branch-free: write, advance if kept */
+			*out = g[k];
+			out += g[k] != 0;
+		}
 	}
 	if (run_n > 0)
 		run[1] = (uint8_t)(run_n - 1);
@@ -113,8 +123,11 @@ void sproto_unpack(const uint8_t *src, size_t n, uint8_t *dst) {
 			dst += len;
 			i += len;
 		} else {
-			for (int k = 0; k < 8; k++)
-				*dst++ = (h >> k) & 1 ? src[i++] : 0;
+			/* zero the group, then place one byte per set bit */
+			memset(dst, 0, 8);
+			for (unsigned m = h; m != 0; m &= m - 1)
+				dst[__builtin_ctz(m)] = src[i++];
+			dst += 8;
 		}
 	}
 }

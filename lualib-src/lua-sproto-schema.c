@@ -26,6 +26,7 @@
 #include "lua-sproto.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,10 @@ struct sproto {
 };
 
 #define POOL_BLOCK 4096
+
+/* Source of sproto_type.serial: distinguishes a type from a later one
+ * that reuses its memory (the field-name caches depend on it). */
+static atomic_llong type_serial;
 
 static void *pool_alloc(struct sproto *s, size_t sz) {
 	sz = (sz + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
@@ -197,6 +202,7 @@ static bool load_type(struct sproto *s, struct sproto_type *t, const uint8_t *p,
 		FAIL("type data runs past its chunk");
 	if ((t->name = pool_string(s, name.chunk, name.len)) == NULL)
 		FAIL("out of memory");
+	t->serial = (lua_Integer)atomic_fetch_add(&type_serial, 1) + 1;
 	t->n = 0;
 	t->f = NULL;
 	int rc = sproto_reader_next(&r, &fields);

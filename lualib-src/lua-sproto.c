@@ -193,12 +193,12 @@ static int ldecode(lua_State *L) {
 	size_t sz;
 	int next = get_blob(L, 2, &p, &sz);
 	int top = lua_gettop(L);
-	if (top >= next && lua_type(L, top) == LUA_TTABLE) {
+	bool given = top >= next && lua_type(L, top) == LUA_TTABLE;
+	if (given)
 		lua_pushvalue(L, top);
-	} else {
+	else
 		lua_createtable(L, 0, st->n);
-	}
-	size_t used = sproto_decode_struct(L, st, p, sz, -1);
+	size_t used = sproto_decode_struct(L, st, p, sz, -1, lua_upvalueindex(1), !given);
 	lua_pushinteger(L, (lua_Integer)used);
 	return 2;
 }
@@ -264,7 +264,7 @@ static int lunpack(lua_State *L) {
 
 /* packmessage(hst, header, st, body): the packed header+body of one RPC
  * message.  st nil: header only (body ignored); st the NULL handle: body
- * must be nil.  Upvalue 1: encode scratch, 2: pack scratch. */
+ * must be nil.  Upvalues: encode scratch, pack scratch. */
 static int lpackmessage(lua_State *L) {
 	const struct sproto_type *hst = opt_type(L, 1);
 	if (hst == NULL)
@@ -289,7 +289,8 @@ static int lpackmessage(lua_State *L) {
 
 /* unpackheader(hst, header, blob [,sz]) -> header, bodyptr, bodysz.  The
  * body pointer points into this function's scratch buffer: valid until the
- * next unpackheader call in this Lua state (sproto.lua decodes it at once). */
+ * next unpackheader call in this Lua state (sproto.lua decodes it at once).
+ * Upvalues: unpack scratch, names cache. */
 static int lunpackheader(lua_State *L) {
 	const struct sproto_type *hst = opt_type(L, 1);
 	if (hst == NULL)
@@ -301,7 +302,7 @@ static int lunpackheader(lua_State *L) {
 	struct sproto_buf b;
 	sproto_buf_init(&b, L, lua_upvalueindex(1));
 	unpack_into(L, &b, p, sz);
-	size_t used = sproto_decode_struct(L, hst, b.ptr, b.len, 2);
+	size_t used = sproto_decode_struct(L, hst, b.ptr, b.len, 2, lua_upvalueindex(2), false);
 	lua_pushvalue(L, 2);
 	lua_pushlightuserdata(L, b.ptr + used);
 	lua_pushinteger(L, (lua_Integer)(b.len - used));
@@ -335,12 +336,16 @@ static int lloadproto(lua_State *L) {
 
 /* ---- module ----------------------------------------------------------------------- */
 
-/* Registers f as field `name` with `nbox` fresh scratch boxes as upvalues. */
-static void set_boxed(lua_State *L, const char *name, lua_CFunction f, int nbox) {
+/* Registers f as field `name` of the table below the names cache (at the
+ * top), with `nbox` fresh scratch boxes and then, if `names`, the names
+ * cache as upvalues. */
+static void set_closure(lua_State *L, const char *name, lua_CFunction f, int nbox, bool names) {
 	for (int i = 0; i < nbox; i++)
 		sproto_box_push(L);
-	lua_pushcclosure(L, f, nbox);
-	lua_setfield(L, -2, name);
+	if (names)
+		lua_pushvalue(L, -1 - nbox);
+	lua_pushcclosure(L, f, nbox + names);
+	lua_setfield(L, -3, name);
 }
 
 int luaopen_sproto_core(lua_State *L) {
@@ -351,17 +356,19 @@ int luaopen_sproto_core(lua_State *L) {
 		{ "dumpproto", ldumpproto },
 		{ "querytype", lquerytype },
 		{ "protocol", lprotocol },
-		{ "decode", ldecode },
 		{ "default", ldefault },
 		{ "saveproto", lsaveproto },
 		{ "loadproto", lloadproto },
 		{ NULL, NULL },
 	};
 	luaL_newlib(L, l);
-	set_boxed(L, "encode", lencode, 1);
-	set_boxed(L, "pack", lpack, 1);
-	set_boxed(L, "unpack", lunpack, 1);
-	set_boxed(L, "packmessage", lpackmessage, 2);
-	set_boxed(L, "unpackheader", lunpackheader, 1);
+	sproto_names_new(L); /* shared by the encoders and decoders */
+	set_closure(L, "encode", lencode, 1, false);
+	set_closure(L, "decode", ldecode, 0, true);
+	set_closure(L, "pack", lpack, 1, false);
+	set_closure(L, "unpack", lunpack, 1, false);
+	set_closure(L, "packmessage", lpackmessage, 2, false);
+	set_closure(L, "unpackheader", lunpackheader, 1, true);
+	lua_pop(L, 1);
 	return 1;
 }

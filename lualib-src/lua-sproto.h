@@ -7,6 +7,7 @@
  *                         name/tag lookups, dumpproto's listing; plain C
  *   lua-sproto-pack.c     0-packing (pack/unpack); plain C
  *   lua-sproto-buf.c      growable scratch buffers owned by Lua userdata
+ *   lua-sproto-names.c    a per-state cache of field names as Lua strings
  *   lua-sproto-encode.c   Lua table -> wire bytes
  *   lua-sproto-decode.c   wire bytes -> Lua table; a type's defaults
  *   lua-sproto.c          the Lua binding and the 16 process-wide slots
@@ -75,6 +76,7 @@ struct sproto_type {
 	const char *name;
 	int n;                       /* fields, sorted by tag */
 	struct sproto_field *f;
+	lua_Integer serial;          /* unique per loaded type, process-wide */
 };
 
 struct sproto_protocol {
@@ -215,6 +217,14 @@ static inline uint8_t *sproto_buf_need(struct sproto_buf *b, size_t n) {
 	return b->ptr + b->len;
 }
 
+/* ---- field names as Lua strings (lua-sproto-names.c) --------------------- */
+
+/* Pushes a new (weak) names cache. */
+void sproto_names_new(lua_State *L);
+/* Pushes the table {[i] = name of field i-1} of st, from the cache at
+ * stack index `cache` (absolute); returns its stack index. */
+int sproto_names_push(lua_State *L, int cache, const struct sproto_type *st);
+
 /* ---- encode / decode / default ------------------------------------------ */
 
 /* Appends the encoding of the struct at stack index idx as type st;
@@ -222,9 +232,11 @@ static inline uint8_t *sproto_buf_need(struct sproto_buf *b, size_t n) {
 void sproto_encode_struct(struct sproto_buf *b, const struct sproto_type *st, int idx);
 
 /* Decodes a struct of type st from [p, p+sz) into the table at stack index
- * tidx (fields set with lua_setfield); trailing bytes are allowed.
- * Returns the bytes consumed; raises "decode error: ..." on bad bytes. */
-size_t sproto_decode_struct(lua_State *L, const struct sproto_type *st, const uint8_t *p, size_t sz, int tidx);
+ * tidx; trailing bytes are allowed.  `names` is the stack index of a names
+ * cache.  Fields are set raw when `raw`, else
+ * with metamethods (a table the caller passed in).  Returns the bytes
+ * consumed; raises "decode error: ..." on bad bytes. */
+size_t sproto_decode_struct(lua_State *L, const struct sproto_type *st, const uint8_t *p, size_t sz, int tidx, int names, bool raw);
 
 /* Pushes the defaults table of st (spec §5.1, sp:default). */
 void sproto_push_default(lua_State *L, const struct sproto_type *st);

@@ -247,6 +247,25 @@ heartbeat 1 {}
 		T.ok("top level tolerates trailing bytes", t2.c == "keep" and n2 == #msg)
 	end
 
+	-- a freed schema's memory reused by the next one must not bring back
+	-- the old field names (the decoder caches names per type handle)
+	do
+		local okall, reused, seen = true, false, {}
+		collectgarbage "stop" -- keep the weak cache entries alive
+		for i = 1, 20 do
+			local name = (i % 2 == 0) and "even" or "odd"
+			local cobj = core.newproto(parser.parse(".T { " .. name .. " 0 : integer }"))
+			local st = core.querytype(cobj, "T")
+			reused = reused or seen[st]
+			seen[st] = true
+			local t = core.decode(st, core.encode(st, { [name] = i }))
+			if t[name] ~= i then okall = false end
+			core.deleteproto(cobj)
+		end
+		collectgarbage "restart"
+		T.ok("field names follow the schema when its memory is reused", okall, reused and "memory was reused" or "no reuse seen")
+	end
+
 	-- decode into an existing table
 	do
 		local into = { keep = true, name = "old" }
