@@ -203,7 +203,10 @@ static int ldecode(lua_State *L) {
 	return 2;
 }
 
+/* default(st): the NULL handle (a `response nil`) has no fields: nil. */
 static int ldefault(lua_State *L) {
+	if (lua_islightuserdata(L, 1) && lua_touserdata(L, 1) == NULL)
+		return 0;
 	const struct sproto_type *st = opt_type(L, 1);
 	if (st == NULL)
 		return luaL_argerror(L, 1, "Need a sproto_type object");

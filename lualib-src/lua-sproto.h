@@ -212,7 +212,7 @@ void sproto_buf_init(struct sproto_buf *b, lua_State *L, int idx);
 void sproto_buf_grow(struct sproto_buf *b, size_t n);
 
 static inline uint8_t *sproto_buf_need(struct sproto_buf *b, size_t n) {
-	if (b->cap - b->len < n)
+	if (b->cap - b->len < n || b->ptr == NULL) /* never a NULL block, even for 0 bytes */
 		sproto_buf_grow(b, n);
 	return b->ptr + b->len;
 }

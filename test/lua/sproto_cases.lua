@@ -18,11 +18,16 @@ end
 
 return function(T)
 	local function eqhex(name, got, want)
+		got = tostring(got)
 		if got == want then
 			T.pass(name)
-		else
-			T.fail(name, "got " .. hex(tostring(got)) .. " want " .. hex(want))
+			return
 		end
+		local at = 1
+		while got:byte(at) == want:byte(at) do at = at + 1 end
+		local from = math.max(1, at - 8)
+		T.fail(name, string.format("%d bytes, want %d; first difference at byte %d: got ..%s want ..%s", #got, #want, at - 1,
+			hex(got:sub(from, from + 31)), hex(want:sub(from, from + 31))))
 	end
 
 	-- ---- schema text -> bin (§2.4, §2.5) ----------------------------------------
@@ -325,7 +330,8 @@ heartbeat 1 {}
 	bad("an integer array of width 3", "Data", "01 00 00 00 04 00 00 00 03 01 02 03")
 	bad("an integer array that is not whole", "Data", "01 00 00 00 04 00 00 00 04 01 02 03")
 	bad("a double array of width 4", "Data", "02 00 09 00 00 00 05 00 00 00 04 00 00 80 3f")
-	bad("a nested struct that does not fill its chunk", "Person", "04 00 01 00 01 00 01 00 00 00 03 00 00 00 00 00 00")
+	bad("a nested struct that does not fill its chunk", "Person", "02 00 05 00 00 00 07 00 00 00 03 00 00 00 00 00 00", "does not fill its chunk")
+	T.deq("the same struct filling its chunk", sp:decode("Person", H"02 00 05 00 00 00 06 00 00 00 02 00 00 00 00 00"), { children = { {} } })
 	bad("a struct array element past its chunk", "Person", "04 00 01 00 01 00 01 00 00 00 04 00 00 00 09 00 00 00")
 	bad("a string array element past its chunk", "Data", "01 00 00 00 04 00 00 00 09 00 00 00", "decode error")
 	T.deq("a lone width byte is an empty integer array", sp:decode("Data", H"01 00 00 00 01 00 00 00 04"), { numbers = {} })
@@ -426,6 +432,46 @@ heartbeat 1 {}
 		T.ok("3000 mutated bins load or are refused", not crashed)
 		T.eq("newproto says why", select(2, core.newproto(H"01 00 00 00 00 00 00 00")), "invalid binary schema (no types)")
 	end
+	do
+		-- hand-built bins (spec §2.2) that break one rule each
+		local function inline(v) return string.pack("<I2", (v + 1) * 2) end
+		local function chunk(x) return string.pack("<s4", x) end
+		local function struct(records, chunks) return string.pack("<I2", #records) .. table.concat(records) .. table.concat(chunks) end
+		local function array(list) local t = {} for i, e in ipairs(list) do t[i] = chunk(e) end return chunk(table.concat(t)) end
+		local D, S = "\0\0", "\1\0"
+		local function field(name, buildin, tag, extra) -- extra: records after the tag
+			local r = { D, buildin and inline(buildin) or S, S, inline(tag) }
+			for _, x in ipairs(extra or {}) do r[#r + 1] = x end
+			return struct(r, { chunk(name) })
+		end
+		local function utype(name, index, tag, extra)
+			local r = { D, S, inline(index), inline(tag) }
+			for _, x in ipairs(extra or {}) do r[#r + 1] = x end
+			return struct(r, { chunk(name) })
+		end
+		local function typ(name, fields) return struct({ D, D }, { chunk(name), array(fields) }) end
+		local function proto(name, tag) return struct({ D, inline(tag) }, { chunk(name) }) end
+		local function group(types, protos)
+			if protos then return struct({ D, D }, { array(types), array(protos) }) end
+			return struct({ D }, { array(types) })
+		end
+		local function refused(name, bin, why)
+			local s, err = core.newproto(bin)
+			T.ok("bin refused: " .. name, s == nil and tostring(err):find(why, 1, true), tostring(err))
+		end
+		local good = group { typ("A", { field("a", 0, 0), field("b", 2, 1) }) }
+		T.ok("hand-built bin loads", core.newproto(good) ~= nil and good == parser.parse ".A { a 0 : integer b 1 : string }")
+		refused("field tags not ascending", group { typ("A", { field("b", 2, 1), field("a", 0, 0) }) }, "not ascending")
+		refused("duplicate field tags", group { typ("A", { field("a", 0, 1), field("b", 2, 1) }) }, "not ascending")
+		refused("built-in code 4", group { typ("A", { field("a", 4, 0) }) }, "unknown built-in")
+		refused("type index out of range", group { typ("A", { utype("a", 1, 0) }) }, "out of range")
+		refused("a field attribute above 6", group { typ("A", { field("a", 0, 0, { inline(1), S, S, inline(1) }) }) }, "unknown field attribute")
+		refused("map flag on an integer array", group { typ("A", { field("a", 0, 0, { inline(1), inline(0), inline(1) }) }) }, "map flag")
+		refused("protocol tags not ascending", group({ typ("A", {}) }, { proto("p", 2), proto("q", 1) }), "not ascending")
+		refused("protocol request index out of range",
+			group({ typ("A", {}) }, { struct({ D, inline(1), inline(5) }, { chunk("p") }) }), "out of range")
+		refused("a field without a name", group { typ("A", { struct({ S, inline(0), S, inline(0) }, {}) }) }, "name")
+	end
 
 	-- ---- the schema language and its errors (§1) --------------------------------------------
 	local function parses(name, text)
@@ -522,6 +568,7 @@ heartbeat 1 {}
 		T.raises("response_encode of response nil with a table", "bad argument #2 to 'encode' (nil expected, got table)",
 			rn.response_encode, rn, "foo", {})
 		T.eq("response_decode of response nil", select("#", rn:response_decode("foo", "")), 0)
+		T.eq("default RESPONSE of response nil", rn:default("foo", "RESPONSE"), nil)
 		local pe = c2s:pencode("set.request", { what = "hello", value = "world" })
 		local t, n = c2s:pdecode("set.request", pe)
 		T.ok("pencode/pdecode", t.what == "hello" and t.value == "world" and n == 24)
@@ -601,6 +648,7 @@ p 1 { request D }
 		T.raises("rpc: a response without session", "session not found", client.dispatch, client, H"01 00 00 00 00 00 00 00")
 		T.raises("rpc: an unknown request tag", "9 not found", server.dispatch, server, sproto.pack(H"01 00 14 00"))
 		T.raises("rpc: a truncated message", "decode error", server.dispatch, server, sproto.pack(H"02 00 04 00"))
+		T.raises("rpc: an empty message", "decode error", server.dispatch, server, "")
 		T.raises("rpc: a bad packed stream", "Invalid unpack stream", server.dispatch, server, H"ff 01 02")
 		T.raises("rpc: host of a missing package type", "type nopkg not found", c2s.host, c2s, "nopkg")
 		T.raises("rpc: responder needs a table when there is a response type", "attempt to index a nil value",
