@@ -14,7 +14,7 @@
  *         protocol tag or pending session): only its own errors.
  *   6..   sproto_schema_load on the raw bytes; a schema it accepts is
  *         listed (dumpproto) and freed.
- * Run from the repository root (fuzz/run.sh does): it loads lualib/*.lua.
+ * Run from the repository root (fuzz/run.sh does): it loads lualib/sproto.lua.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -77,8 +77,8 @@ static const char *driver_src =
 	"    n = n + 1\n"
 	"    if n % 8 == 0 then refill() end\n"
 	"    local ok, kind, _, _, respond = pcall(host.dispatch, host, ptr, size)\n"
-	"    if check(ok, kind) and respond then\n"
-	"      local ok3, err = pcall(respond, kind == 'REQUEST' and {} or nil)\n"
+	"    if check(ok, kind) and kind == 'REQUEST' and respond then\n"
+	"      local ok3, err = pcall(respond, {})\n"
 	"      if not ok3 and not tostring(err):find('nil expected', 1, true) then error('respond: ' .. tostring(err)) end\n"
 	"    end\n"
 	"  end\n"

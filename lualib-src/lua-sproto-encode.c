@@ -15,9 +15,10 @@
  *
  * Values are read with ordinary indexing (lua_getfield / lua_geti, so
  * __index is honoured).  lua_getfield's C-string key costs a strcmp in
- * Lua's string cache; measured, that is cheaper than fetching interned
- * names (lua-sproto-names.c), which pays off only when setting fields., and errors name the type, the field and the array
- * index, in upstream's words where upstream has words for it.
+ * Lua's string cache; measured, that is still cheaper here than fetching
+ * interned names (lua-sproto-names.c), which pays off only when setting
+ * fields.  Errors name the type, the field and the array index, in
+ * upstream's words where upstream has words for it.
  */
 #include "lua-sproto.h"
 

@@ -13,6 +13,7 @@
  *   packmessage(hst, header, st, body) -> pack(encode(hst, header) .. encode(st, body))
  *   unpackheader(hst, header, blob [,sz]) -> header, bodyptr, bodysz
  * which spare the host the intermediate strings of upstream's Lua code.
+ * The decoders share one cache of field names (lua-sproto-names.c).
  *
  * Handles: a schema (sp) and a type (st) are light userdata pointers into
  * C memory; a NULL type handle means "none" (a `response nil` protocol).
@@ -365,7 +366,7 @@ int luaopen_sproto_core(lua_State *L) {
 		{ NULL, NULL },
 	};
 	luaL_newlib(L, l);
-	sproto_names_new(L); /* shared by the encoders and decoders */
+	sproto_names_new(L); /* shared by the decoders */
 	set_closure(L, "encode", lencode, 1, false);
 	set_closure(L, "decode", ldecode, 0, true);
 	set_closure(L, "pack", lpack, 1, false);
