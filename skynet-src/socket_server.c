@@ -512,16 +512,20 @@ static void req_bind(struct socket_server *ss, struct request *req) {
 		emit_text(ss, SOCKET_EV_CONNECT, req->id, 0, req->opaque, "binding");
 }
 
-/* 'R': start or resume reading, taking ownership. */
+/* 'R': start or resume reading, taking ownership.  The requester always
+ * hears back (a start must never wait forever): CONNECT "start" or
+ * "transfer", or ERROR "invalid socket" for an id that is not open; a
+ * connecting socket answers with its CONNECT/ERROR when the connect ends. */
 static void req_start(struct socket_server *ss, struct request *req) {
 	struct socket *s = SLOT(ss, req->id);
 	slock(s);
-	if (!sid_is(s, req->id)) {
+	int st = atomic_load_explicit(&s->state, memory_order_relaxed);
+	if (!sid_is(s, req->id) || st == ST_INVALID || st == ST_RESERVE) {
 		sunlock(s);
+		emit_text(ss, SOCKET_EV_ERROR, req->id, 0, req->opaque, "invalid socket");
 		return;
 	}
 	const char *text = NULL;
-	int st = atomic_load_explicit(&s->state, memory_order_relaxed);
 	switch (st) {
 	case ST_PACCEPT:
 		sset_state(s, ST_CONNECTED);
@@ -534,15 +538,12 @@ static void req_start(struct socket_server *ss, struct request *req) {
 	case ST_CONNECTED:
 	case ST_HALFCLOSE_READ:
 	case ST_HALFCLOSE_WRITE:
-		text = "transfer";
-		break;
 	case ST_LISTEN:
 	case ST_BIND:
-	case ST_CONNECTING:
+		text = "transfer";
 		break;
-	default:
-		sunlock(s);
-		return;
+	default: /* ST_CONNECTING */
+		break;
 	}
 	s->opaque = req->opaque;
 	if (!s->closing)

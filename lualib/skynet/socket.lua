@@ -174,14 +174,15 @@ handler[5] = function(id, _, err)
 		skynet.error("socket: error on unknown", id, err)
 		return
 	end
-	if s.callback and s.protocol ~= "UDP" then
+	if s.connecting then
+		-- open/start/bind fails with err (e.g. "invalid socket" for a start
+		-- on an id that is not open), listen socket or not
+		s.connecting = err
+	elseif s.callback and s.protocol ~= "UDP" then
 		skynet.error("socket: accept error:", err)
 		return
-	end
-	if s.connected then
+	elseif s.connected then
 		skynet.error("socket: error on", id, err)
-	elseif s.connecting then
-		s.connecting = err
 	end
 	s.connected = false
 	driver.shutdown(id)
@@ -223,6 +224,16 @@ skynet.register_protocol {
 }
 
 -- helpers ---------------------------------------------------------------------
+
+-- The pool entry of a socket this service has open, or a clear error for
+-- one it has not (never opened, closed, or abandoned).
+local function owned(id, what)
+	local s = pool[id]
+	if s == nil then
+		error(string_format("socket.%s: socket %s is not open in this service", what, tostring(id)), 3)
+	end
+	return s
+end
 
 -- "host:port" / "[v6]:port" -> host, port
 local function parse_address(addr, port)
@@ -299,6 +310,8 @@ function socket.stdin()
 	return socket.bind(0)
 end
 
+-- Returns id, or nil and the reason ("invalid socket" for an id that is
+-- not open): the socket layer always answers a start.
 function socket.start(id, func)
 	driver.start(id)
 	return connect(id, func)
@@ -331,8 +344,7 @@ end
 -- read(id): whatever is buffered, waiting for at least one byte;
 -- read(id, sz): exactly sz bytes.  On close: false, the remaining bytes.
 function socket.read(id, sz)
-	local s = pool[id]
-	assert(s, "socket: read on an unknown socket")
+	local s = owned(id, "read")
 	if sz == nil then
 		local ret = driver.readall(s.buffer)
 		if ret ~= "" then
@@ -366,8 +378,7 @@ function socket.read(id, sz)
 end
 
 function socket.readall(id)
-	local s = pool[id]
-	assert(s, "socket: readall on an unknown socket")
+	local s = owned(id, "readall")
 	if not s.connected then
 		local r = driver.readall(s.buffer)
 		return r ~= "" and r
@@ -379,8 +390,7 @@ end
 
 function socket.readline(id, sep)
 	sep = sep or "\n"
-	local s = pool[id]
-	assert(s, "socket: readline on an unknown socket")
+	local s = owned(id, "readline")
 	local ret = driver.readline(s.buffer, sep)
 	if ret then
 		return ret
@@ -485,7 +495,7 @@ function socket.disconnected(id)
 end
 
 function socket.limit(id, limit)
-	local s = assert(pool[id], "socket: limit on an unknown socket")
+	local s = owned(id, "limit")
 	s.limit = limit
 end
 

@@ -2,7 +2,8 @@
 -- (plus svc_sockpeer for hand-overs): listen/open/start forms, exact reads,
 -- readline with any separator, readall, block, the return values on a
 -- closed connection, write forms, limit, warning, onclose, shutdown,
--- abandon + start in another service, pause, netstat, resolve, header, UDP.
+-- abandon + start in another service, pause, netstat, resolve, header, UDP,
+-- and calls on ids that are not open (they answer at once).
 local skynet = require "skynet"
 local socket = require "skynet.socket"
 local driver = require "skynet.socketdriver"
@@ -225,6 +226,61 @@ T.run("test_socket", function()
 	T.eq("it writes back on it", socket.read(c, 4), "back")
 	socket.close(c)
 	T.eq("and sees the close", skynet.call(peer, "lua", "wait_close", s), false)
+
+	-- every call on an id that is not open answers at once (none may wait
+	-- forever): run each in its own coroutine and give it 2 s
+	local function answer(f, ...)
+		local args, res = table.pack(...), nil
+		skynet.fork(function() res = table.pack(pcall(f, table.unpack(args, 1, args.n))) end)
+		T.waitfor(function() return res end, 200)
+		return res
+	end
+	-- want: table.pack of the expected results
+	local function returns(name, want, f, ...)
+		local r = answer(f, ...)
+		if not r then
+			T.fail(name, "no answer within 2 s")
+		elseif not r[1] then
+			T.fail(name, "raised " .. tostring(r[2]))
+		else
+			local same = r.n - 1 == want.n
+			for i = 1, want.n do
+				same = same and r[i + 1] == want[i]
+			end
+			T.ok(name, same, string.format("returned %d values: %s, %s", r.n - 1, tostring(r[2]), tostring(r[3])))
+		end
+	end
+	local function raises(name, f, ...)
+		local r = answer(f, ...)
+		T.ok(name, r and not r[1] and tostring(r[2]):find("is not open in this service", 1, true),
+			r and tostring(r[2]) or "no answer within 2 s")
+	end
+	local never, closed = 99999, nil
+	do
+		local a, b = pair()
+		socket.close(b)
+		socket.close(a)
+		closed = a
+	end
+	for _, id in ipairs { never, closed } do
+		local what = id == never and "never opened" or "closed"
+		returns("start on a " .. what .. " id returns nil, \"invalid socket\"", table.pack(nil, "invalid socket"), socket.start, id)
+		returns("start with an accept callback on a " .. what .. " id returns nil, \"invalid socket\"",
+			table.pack(nil, "invalid socket"), socket.start, id, function() end)
+		raises("read on a " .. what .. " id raises a clear error", socket.read, id)
+		raises("read(id, n) on a " .. what .. " id raises a clear error", socket.read, id, 10)
+		raises("readline on a " .. what .. " id raises a clear error", socket.readline, id)
+		raises("readall on a " .. what .. " id raises a clear error", socket.readall, id)
+		raises("limit on a " .. what .. " id raises a clear error", socket.limit, id, 10)
+		returns("block on a " .. what .. " id returns false", table.pack(false), socket.block, id)
+		returns("write on a " .. what .. " id returns false", table.pack(false), socket.write, id, "x")
+		returns("lwrite on a " .. what .. " id returns false", table.pack(false), socket.lwrite, id, "x")
+		returns("close on a " .. what .. " id returns", table.pack(), socket.close, id)
+		returns("shutdown on a " .. what .. " id returns", table.pack(), socket.shutdown, id)
+		returns("pause on a " .. what .. " id returns", table.pack(), socket.pause, id)
+		returns("abandon on a " .. what .. " id returns", table.pack(), socket.abandon, id)
+	end
+	T.eq("the failed starts leave no entry behind", socket.invalid(never), true)
 
 	socket.close(lid)
 	T.ok("accept_addr seen", accept_addr)

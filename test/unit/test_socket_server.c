@@ -366,12 +366,17 @@ static void test_listen_connect(void) {
 	socket_server_close(SS, OWNER, sid); /* stale: ignored */
 	socket_server_shutdown(SS, OWNER, sid);
 	socket_server_pause(SS, OWNER, sid);
-	socket_server_start(SS, OWNER, sid);
 	socket_server_nodelay(SS, sid);
 	r = wait_event(0, sid, 100);
 	if (r)
 		printf("# unexpected event type %d ud %d\n", r->type, r->ud);
 	CHECK(r == NULL, "requests on a stale id are ignored");
+	rec_free(r);
+	/* ... but a start is answered, or its caller would wait forever */
+	socket_server_start(SS, OWNER + 7, sid);
+	r = wait_event(0, sid, WAIT_MS);
+	CHECK(r && r->type == SOCKET_EV_ERROR && strcmp(r->data, "invalid socket") == 0 && r->opaque == OWNER + 7,
+	      "start on a stale id reports ERROR \"invalid socket\" to the caller");
 	rec_free(r);
 }
 
