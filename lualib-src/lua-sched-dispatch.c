@@ -9,6 +9,7 @@
  * shared with the other files are in lua-sched.h.
  */
 #include "lua-sched.h"
+#include "skynet_server.h" /* skynet_context_pending */
 
 #include <string.h>
 
@@ -52,6 +53,7 @@ static int co_finished(lua_State *L, int status, lua_KContext k) {
 	if (!lua_isnil(L, -1))
 		ref_clear(L, s, R_CO_SESSION, co);
 	lua_pop(L, 1);
+	skynet_context_pending(s->ctx, -1);
 	struct costate *c = sched_costate_get(L, s, co);
 	if (c) {
 		if (c->tag != TAG_NONE) {
@@ -93,6 +95,11 @@ static int co_start(lua_State *L) {
  * its first resume. */
 lua_State *sched_co_new(lua_State *L, struct sched *s, int f) {
 	f = lua_absindex(L, f);
+	/* Every function run in a coroutine counts as pending work of the
+	 * service until it returns (co_finished) or fails (co_failed): a
+	 * request parked on a call or a lock is backlog its mailbox length
+	 * does not show (skynet_context_pending). */
+	skynet_context_pending(s->ctx, 1);
 	push_ref(L, s, R_POOL);
 	lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
 	if (n > 0) {
@@ -279,6 +286,7 @@ static int co_failed(lua_State *L, struct sched *s, int co, int err) {
 	}
 	lua_pop(L, 1);
 	sched_forget_request(L, s, co);
+	skynet_context_pending(s->ctx, -1);
 	fork_noop(L, s);
 	lua_State *thread = lua_tothread(L, co);
 	const char *msg = luaL_tolstring(L, err, NULL);

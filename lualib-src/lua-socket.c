@@ -5,8 +5,8 @@
  *
  *  - socket requests bound to the calling service (the service context is
  *    an upvalue): connect, close, shutdown, listen, send, lsend, bind, start,
- *    pause, nodelay, udp, udp_connect, udp_dial, udp_listen, udp_send
- *    (alias sendto), plus resolve and info;
+ *    pause, nodelay, sink (backpressure for gates), udp, udp_connect,
+ *    udp_dial, udp_listen, udp_send (alias sendto), plus resolve and info;
  *
  *  - helpers with no service context: the receive buffer (buffer, push, pop,
  *    readall, readline, clear, size), drop, str2p, header, unpack,
@@ -587,6 +587,17 @@ static int lpause(lua_State *L) {
 	return 0;
 }
 
+/* sink(id, handle): frames of socket id go on to service `handle` (0: none);
+ * the socket is read only while that service's backlog leaves room. */
+static int lsink(lua_State *L) {
+	int id = check_id(L, 1);
+	lua_Integer h = luaL_checkinteger(L, 2);
+	if (h < 0 || h > (lua_Integer)UINT32_MAX)
+		return luaL_error(L, "socket sink: invalid service address %d", (int)h);
+	skynet_socket_sink(ctx_of(L), id, (uint32_t)h);
+	return 0;
+}
+
 static int lnodelay(lua_State *L) {
 	skynet_socket_nodelay(ctx_of(L), check_id(L, 1));
 	return 0;
@@ -666,6 +677,7 @@ LUAMOD_API int luaopen_skynet_socketdriver(lua_State *L) {
 	    {"send", lsend},         {"lsend", lsendlow},
 	    {"bind", lbind},         {"start", lstart},
 	    {"pause", lpause},       {"nodelay", lnodelay},
+	    {"sink", lsink},
 	    {"udp", ludp},           {"udp_connect", ludp_connect},
 	    {"udp_dial", ludp_dial}, {"udp_listen", ludp_listen},
 	    {"udp_send", ludp_send}, {"sendto", ludp_send},

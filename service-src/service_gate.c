@@ -17,6 +17,9 @@
  * "<id> open <id> <ip:port>:0" on accept, "<id> close" on close/error.
  * A PTYPE_CLIENT message sent to the gate is written to a connection: the
  * last 4 bytes are its socket id, little-endian, the rest is the payload.
+ * Backpressure: each connection is read only while the service its frames
+ * go to (broker, agent or watchdog) has a bounded backlog
+ * (skynet_socket_sink); socket errors on a connection are logged.
  *
  * The gate runs on one worker at a time like every service, so its state
  * needs no lock: it is owned by the gate's callback.
@@ -207,6 +210,10 @@ static void on_socket(struct gate *g, const struct skynet_socket_message *m, siz
 			g->listen_id = -1;
 			break;
 		}
+		if (conn_find(g, m->id) && m->type == SKYNET_SOCKET_TYPE_ERROR) {
+			socket_text(m, sz, text, sizeof(text));
+			skynet_error(g->ctx, "[gate] connection %d: %s", m->id, text);
+		}
 		if (conn_remove(g, m->id)) {
 			/* release the slot (no second CLOSE is reported) */
 			skynet_socket_close(g->ctx, m->id);
@@ -220,6 +227,8 @@ static void on_socket(struct gate *g, const struct skynet_socket_message *m, siz
 			break;
 		}
 		conn_add(g, id);
+		/* backpressure: read it only while its frames' taker keeps up */
+		skynet_socket_sink(g->ctx, id, g->broker ? g->broker : g->watchdog);
 		socket_text(m, sz, text, sizeof(text));
 		skynet_error(g->ctx, "socket open: %x", id);
 		report(g, "%d open %d %s:0", id, id, text);
@@ -276,6 +285,8 @@ static void on_command(struct gate *g, const char *msg, size_t sz) {
 			if (c && a) {
 				c->agent = a;
 				c->client = skynet_queryname(g->ctx, client);
+				if (g->broker == 0)
+					skynet_socket_sink(g->ctx, id, a);
 				return;
 			}
 		}
@@ -284,8 +295,13 @@ static void on_command(struct gate *g, const char *msg, size_t sz) {
 	}
 	if (strcmp(cmd, "broker") == 0) {
 		g->broker = skynet_queryname(g->ctx, arg);
-		if (g->broker == 0)
+		if (g->broker == 0) {
 			skynet_error(g->ctx, "[gate] Invalid broker : %s", arg);
+			return;
+		}
+		for (uint32_t i = 0; i < g->nbucket; i++)
+			for (struct connection *c = g->bucket[i]; c; c = c->next)
+				skynet_socket_sink(g->ctx, c->id, g->broker);
 		return;
 	}
 	if (strcmp(cmd, "start") == 0) {

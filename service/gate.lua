@@ -12,6 +12,8 @@
 -- (only for connections in accept mode).  Frames of forwarded connections
 -- go to their agent as PTYPE_CLIENT messages: session = fd, source = the
 -- client handle (or the gate), payload = the frame body (not copied).
+-- A connection is read only while its agent (the watchdog in accept mode)
+-- has a bounded backlog (gateserver.sink).
 local skynet = require "skynet"
 local gateserver = require "snax.gateserver"
 
@@ -80,6 +82,7 @@ function CMD.forward(source, fd, client, address)
 	local c = get_connection(fd)
 	c.client = client or 0
 	c.agent = address or source
+	gateserver.sink(fd, c.agent) -- read fd only while the agent keeps up
 	gateserver.openclient(fd, true) -- reply once the client is writable
 end
 
@@ -87,6 +90,7 @@ function CMD.accept(source, fd)
 	local c = get_connection(fd)
 	c.agent = nil
 	c.client = nil
+	gateserver.sink(fd, watchdog) -- frames become "data" notifications
 	gateserver.openclient(fd, true)
 end
 

@@ -44,6 +44,7 @@ struct skynet_context {
 	uint32_t handle;
 	int session_id;
 	atomic_int ref;
+	atomic_int pending; /* set by the service itself, read by the socket thread */
 	int message_count;
 	bool init;
 	atomic_bool endless;
@@ -57,6 +58,8 @@ static atomic_uint monitor_exit;
 static atomic_bool aborting;
 static atomic_int exit_status;
 static _Thread_local uint32_t current_handle;
+/* Set at boot, before the workers run; read-only afterwards. */
+static skynet_dispatch_observer observers[256];
 
 void skynet_set_profile(bool on) { G_profile = on; }
 uint32_t skynet_logger_handle(void) { return logger_handle; }
@@ -210,6 +213,23 @@ int skynet_context_push(uint32_t handle, struct skynet_message *message) {
 	return 0;
 }
 
+void skynet_context_pending(struct skynet_context *ctx, int delta) {
+	atomic_fetch_add_explicit(&ctx->pending, delta, memory_order_relaxed);
+}
+
+int skynet_context_backlog(uint32_t handle) {
+	struct skynet_context *ctx = skynet_handle_grab(handle);
+	if (ctx == NULL)
+		return -1;
+	int n = skynet_mq_length(ctx->queue) + atomic_load_explicit(&ctx->pending, memory_order_relaxed);
+	skynet_context_release(ctx);
+	return n;
+}
+
+void skynet_context_observe(int type, skynet_dispatch_observer fn) {
+	observers[type & 0xff] = fn;
+}
+
 void skynet_context_endless(uint32_t handle) {
 	struct skynet_context *ctx = skynet_handle_grab(handle);
 	if (ctx == NULL)
@@ -246,6 +266,13 @@ static void dispatch_message(struct skynet_context *ctx, struct skynet_message *
 	if (f)
 		skynet_log_output(f, msg->source, type, msg->session, msg->data, sz);
 	++ctx->message_count;
+	skynet_dispatch_observer observer = observers[type & 0xff];
+	char head[SKYNET_OBSERVE_HEAD];
+	size_t observed = 0; /* size given to the observer: 0 when there is no payload */
+	if (observer && msg->data) {
+		observed = sz;
+		memcpy(head, msg->data, sz < sizeof(head) ? sz : sizeof(head));
+	}
 	int reserve_msg;
 	if (ctx->cb == NULL) {
 		reserve_msg = 0;
@@ -260,6 +287,8 @@ static void dispatch_message(struct skynet_context *ctx, struct skynet_message *
 	}
 	if (!reserve_msg)
 		skynet_free(msg->data);
+	if (observer)
+		observer(msg->source, head, observed);
 }
 
 void skynet_context_dispatchall(struct skynet_context *ctx) {

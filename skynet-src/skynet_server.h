@@ -31,6 +31,22 @@ int skynet_context_push(uint32_t handle, struct skynet_message *message);
 void skynet_context_send(struct skynet_context *context, void *msg, size_t sz, uint32_t source,
                          int type, int session);
 int skynet_context_newsession(struct skynet_context *);
+
+/* Backpressure (skynet_socket.c stops reading a connection whose frames go
+ * to a service with too long a backlog).  A service publishes how many
+ * requests it took from its mailbox and has not finished (snlua: its live
+ * coroutines, which a mailbox length alone does not see); the backlog of
+ * a service is that count plus its mailbox length, -1 if it is gone. */
+void skynet_context_pending(struct skynet_context *ctx, int delta);
+int skynet_context_backlog(uint32_t handle);
+
+/* Calls fn after each message of `type` was dispatched, with a copy of its
+ * first SKYNET_OBSERVE_HEAD bytes (the callback may have freed the message)
+ * and its size.  One observer per type, set before the workers start
+ * (skynet_socket.c counts the socket data a service has taken). */
+#define SKYNET_OBSERVE_HEAD 16
+typedef void (*skynet_dispatch_observer)(uint32_t source, const void *head, size_t sz);
+void skynet_context_observe(int type, skynet_dispatch_observer fn);
 /* Runs one batch of q's messages; returns the mailbox to work on next. */
 struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *, struct message_queue *,
                                                       int weight);

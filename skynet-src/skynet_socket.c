@@ -7,11 +7,13 @@
  */
 #include "skynet_socket.h"
 #include "skynet.h"
+#include "skynet_env.h"
 #include "skynet_mq.h"
 #include "skynet_server.h"
 #include "socket_server.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +21,47 @@
 
 static struct socket_server *SOCKET_SERVER;
 
-/* Runs before the logger exists, so a failure (out of fds) goes to stderr
- * and ends the start-up: every socket call relies on the server. */
+/* Worker threads: a service has dispatched a socket message.  DATA counts
+ * against its socket's backpressure until then (socket_server_consumed). */
+static void observe_dispatch(uint32_t source, const void *head, size_t sz) {
+	_Static_assert(offsetof(struct skynet_socket_message, ud) + sizeof(int) <= SKYNET_OBSERVE_HEAD,
+	               "the observer sees type, id and ud");
+	struct skynet_socket_message m;
+	if (source != 0 || sz < sizeof(m))
+		return; /* not from the socket thread */
+	memcpy(&m, head, offsetof(struct skynet_socket_message, ud) + sizeof(int));
+	if (m.type == SKYNET_SOCKET_TYPE_DATA && m.ud > 0)
+		socket_server_consumed(SOCKET_SERVER, m.id, (size_t)m.ud);
+}
+
+/* socket_max_unsent: bytes, an integer >= 0 (0 = no cap). */
+static size_t config_max_unsent(void) {
+	const char *str = skynet_getenv("socket_max_unsent");
+	if (str == NULL)
+		return SOCKET_MAX_UNSENT_DEFAULT;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(str, &end, 10);
+	if (end == str || *end != '\0' || str[0] == '-' || errno == ERANGE) {
+		fprintf(stderr, "Invalid config value socket_max_unsent = %s (bytes, an integer >= 0 expected)\n",
+		        str);
+		exit(1);
+	}
+	return (size_t)v;
+}
+
+/* Runs before the logger exists, so a failure (out of fds, a bad config
+ * value) goes to stderr and ends the start-up: every socket call relies
+ * on the server. */
 void skynet_socket_init(void) {
+	size_t max_unsent = config_max_unsent();
 	SOCKET_SERVER = socket_server_create(skynet_now);
 	if (SOCKET_SERVER == NULL) {
 		fprintf(stderr, "skynet: can't create the socket server: %s\n", strerror(errno));
 		exit(1);
 	}
+	socket_server_limits(SOCKET_SERVER, max_unsent, skynet_context_backlog);
+	skynet_context_observe(PTYPE_SOCKET, observe_dispatch);
 }
 
 void skynet_socket_exit(void) {
@@ -40,7 +75,7 @@ void skynet_socket_free(void) {
 }
 
 /* Socket thread: one event -> one message to the socket's owner. */
-static void forward_event(void *ud, const struct socket_event *ev) {
+static int forward_event(void *ud, const struct socket_event *ev) {
 	(void)ud;
 	bool owns_data = ev->type == SOCKET_EV_DATA || ev->type == SOCKET_EV_UDP;
 	size_t textsz = 0;
@@ -71,7 +106,9 @@ static void forward_event(void *ud, const struct socket_event *ev) {
 		if (owns_data)
 			skynet_free(ev->data);
 		skynet_free(sm);
+		return -1;
 	}
+	return 0;
 }
 
 int skynet_socket_poll(void) {
@@ -118,6 +155,11 @@ void skynet_socket_start(struct skynet_context *ctx, int id) {
 
 void skynet_socket_pause(struct skynet_context *ctx, int id) {
 	socket_server_pause(SOCKET_SERVER, owner(ctx), id);
+}
+
+void skynet_socket_sink(struct skynet_context *ctx, int id, uint32_t sink) {
+	(void)ctx;
+	socket_server_sink(SOCKET_SERVER, id, sink);
 }
 
 void skynet_socket_nodelay(struct skynet_context *ctx, int id) {

@@ -14,6 +14,7 @@
 #include "socket_info.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct skynet_context;
 
@@ -56,6 +57,11 @@ void skynet_socket_shutdown(struct skynet_context *ctx, int id);
 void skynet_socket_start(struct skynet_context *ctx, int id);
 void skynet_socket_pause(struct skynet_context *ctx, int id);
 void skynet_socket_nodelay(struct skynet_context *ctx, int id);
+/* Backpressure for gates: what is read from socket id ends up, as frames,
+ * at service `sink` (0: none).  The socket is then read only while the
+ * sink's backlog (its mailbox plus the requests it took and has not
+ * finished) leaves room; see "Backpressure" in socket_server.c. */
+void skynet_socket_sink(struct skynet_context *ctx, int id, uint32_t sink);
 
 int skynet_socket_udp(struct skynet_context *ctx, const char *addr, int port);
 int skynet_socket_udp_connect(struct skynet_context *ctx, int id, const char *addr, int port);

@@ -63,6 +63,36 @@
 #define MAX_READ_BUFFER (64 * 1024)
 #define MAX_UDP_PACKAGE 65535
 #define WARNING_SIZE (1024 * 1024)
+
+/* Backpressure tunables (the mechanism: "Backpressure" in socket_server.c).
+ * INFLIGHT_MAX: DATA messages of one socket that may wait in its owner's
+ *   mailbox, not yet dispatched.  Bounds what a connection queues at its
+ *   owner to INFLIGHT_MAX x MAX_READ_BUFFER bytes; a sender that gets that
+ *   far ahead of its reader costs one pause/resume round trip each time.
+ * SINK_BACKLOG: a socket with a sink (the service a gate hands its frames
+ *   to) is read only while the sink's backlog (mailbox + unfinished
+ *   requests) plus the frames still on their way through the owner stays
+ *   below this.  Memory per connection: SINK_BACKLOG x (frame + cost of a
+ *   parked request); the larger, the bigger the reads (see SINK_FRAME_MIN).
+ * SINK_FRAME_MIN: the fewest wire bytes a frame takes (a 2-byte header and
+ *   an empty body), so a read of n bytes makes at most n / SINK_FRAME_MIN
+ *   frames: a sinked socket reads at most SINK_FRAME_MIN bytes per frame
+ *   its sink can still take, and no frame count can overshoot.
+ * SINK_POLL_NS: how often a socket held back by its sink's backlog looks
+ *   again (a sink does not say when it drains); the socket thread wakes at
+ *   this rate only while some socket is held back that way.
+ * WBUF_COST: what the unsent cap charges per queued write besides its
+ *   bytes (the struct wbuf and malloc's header), so a flood of tiny writes
+ *   is bounded by memory, not by payload. */
+#define INFLIGHT_MAX 4
+#define SINK_BACKLOG 1024
+#define SINK_FRAME_MIN 2
+#define SINK_POLL_NS 1000000ULL
+#define WBUF_COST (sizeof(struct wbuf) + 16)
+
+/* Why a socket is not read although its owner wants input (throttle bits). */
+#define THROTTLE_INFLIGHT 1 /* INFLIGHT_MAX DATA messages wait at the owner */
+#define THROTTLE_SINK 2     /* the sink's backlog is full */
 #define SLOT(ss, id) (&(ss)->slot[(unsigned)(id) % SOCKET_MAX])
 
 enum {
@@ -111,6 +141,8 @@ struct socket {
 	bool closing;     /* close() requested: flush, then close */
 	bool write_closed; /* a service asked to close: sends fail from now on */
 	bool warn_sent;   /* a WARNING with ud > 0 was reported */
+	uint8_t throttle; /* THROTTLE_* bits; changed by the socket thread under the lock */
+	bool in_epoll;    /* fd registered in epoll (maybe with no events: see ss_ep_update) */
 	uint32_t events;  /* interest registered in epoll; 0 = not registered */
 	int warn_pending; /* KiB of a warning a sender detected, not yet reported */
 	size_t warn_level;
@@ -118,17 +150,30 @@ struct socket {
 	struct wb_list high;
 	struct wb_list low;
 	size_t wb_size;
+	size_t wb_count; /* queued wbufs (the unsent cap charges WBUF_COST each) */
 	socklen_t peerlen; /* UDP default peer (0 = none) */
 	union sockaddr_all peer;
 	/* Socket thread only. */
 	int rsize;
+	bool polled; /* in the server's list of sockets held back by their sink */
+	/* Backpressure, shared with workers without the lock: DATA messages
+	 * (and their bytes) handed to the owner and not yet dispatched -- the
+	 * socket thread adds, the owner's worker subtracts after dispatching;
+	 * `sink` (0: none) is set by a gate; `wake` asks the worker whose
+	 * subtraction lowers `inflight` to post a resume ('Q'). */
+	_Atomic int inflight;
+	_Atomic size_t inflight_bytes;
+	_Atomic uint32_t sink;
+	atomic_bool wake;
 	/* Statistics: relaxed atomics, read by socket_server_info(). */
 	_Atomic uint64_t rbytes, wbytes, rtime, wtime;
 };
 
 /* A request posted to the socket thread.  Fixed size, one write() each.
  * Types: 'L' listen, 'B' bind, 'O' connect failed, 'R' start, 'S' pause,
- * 'K' close (arg 1: shutdown), 'W' report a warning, 'X' exit. */
+ * 'K' close (arg: CLOSE_*), 'W' report a warning, 'Q' look again at a
+ * throttled socket, 'X' exit. */
+enum { CLOSE_GRACEFUL = 0, CLOSE_SHUTDOWN = 1, CLOSE_OVERFLOW = 2 };
 struct request {
 	char type;
 	int id;
@@ -148,6 +193,9 @@ struct socket_server {
 	uint64_t (*now)(void);
 	struct socket_object_interface soi; /* set once, before use */
 	bool has_soi;
+	/* socket_server_limits; atomics so they may change at any time. */
+	_Atomic size_t max_unsent;         /* 0: no cap */
+	_Atomic(socket_backlog_fn) backlog; /* NULL: sinks are ignored */
 	/* Socket thread only. */
 	socket_event_cb cb;
 	void *cb_ud;
@@ -156,6 +204,10 @@ struct socket_server {
 	struct epoll_event ev[MAX_EVENT];
 	char text[SOCKET_EV_TEXT_MAX + 1];
 	char udpbuf[MAX_UDP_PACKAGE];
+	/* Ids of sockets held back by their sink (polled every SINK_POLL_NS). */
+	int *polled;
+	int npolled, polled_cap;
+	uint64_t polled_at;
 	struct socket slot[SOCKET_MAX];
 };
 
@@ -213,6 +265,7 @@ static inline void wb_append(struct wb_list *list, struct wbuf *wb) {
 
 /* socket_server.c */
 int ss_ep_update(struct socket_server *ss, struct socket *s);
+void ss_wb_list_free(struct wb_list *list);
 int ss_reserve_id(struct socket_server *ss);
 ssize_t ss_write_some(struct socket_server *ss, struct socket *s, const char *ptr, size_t sz,
                       const union sockaddr_all *to, socklen_t tolen);

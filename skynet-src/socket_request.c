@@ -40,6 +40,17 @@ static void post(struct socket_server *ss, char type, int id, int fd, int arg, u
 	ss_post_request(ss, &req);
 }
 
+/* Would queueing `left` more bytes take s past the unsent cap?  UDP is not
+ * capped (its queue only grows while the kernel refuses datagrams).  Lock
+ * held. */
+static bool over_cap(const struct socket_server *ss, const struct socket *s, size_t left) {
+	size_t max = atomic_load_explicit(&ss->max_unsent, memory_order_relaxed);
+	if (max == 0 || is_udp(s))
+		return false;
+	size_t cost = s->wb_size + left + (s->wb_count + 1) * WBUF_COST;
+	return cost > max;
+}
+
 /* Every send.  When nothing is queued the caller writes to the fd itself
  * (socket_internal.h says why that is safe); what the kernel does not take
  * is queued and the socket thread finishes it.  `to` is the UDP
@@ -122,8 +133,23 @@ static int send_buffer(struct socket_server *ss, const struct socket_sendbuffer 
 			return 0;
 		}
 	}
-	struct wbuf *wb;
 	size_t left = sz - done;
+	if (over_cap(ss, s, left)) {
+		/* The peer does not take what we send: drop the queues now (that
+		 * is the memory the cap protects), refuse further sends, and let
+		 * the socket thread close the socket and tell the owner. */
+		ss_wb_list_free(&s->high);
+		ss_wb_list_free(&s->low);
+		s->wb_size = 0;
+		s->wb_count = 0;
+		s->write_closed = true;
+		ss_ep_update(ss, s);
+		uintptr_t opaque = s->opaque;
+		sunlock(s);
+		post(ss, 'K', id, -1, CLOSE_OVERFLOW, opaque);
+		goto invalid;
+	}
+	struct wbuf *wb;
 	if (obj) {
 		wb = skynet_malloc(sizeof(*wb));
 		wb->ptr = ptr + done;
@@ -149,6 +175,7 @@ static int send_buffer(struct socket_server *ss, const struct socket_sendbuffer 
 	else
 		wb_append(&s->high, wb);
 	s->wb_size += left;
+	s->wb_count++;
 	ss_ep_update(ss, s);
 	bool post_warning = false;
 	if (s->wb_size >= WARNING_SIZE && s->wb_size >= s->warn_level) {
@@ -297,6 +324,33 @@ static void refuse_writes(struct socket_server *ss, int id) {
 	if (sid_is(s, id))
 		s->write_closed = true;
 	sunlock(s);
+}
+
+void socket_server_consumed(struct socket_server *ss, int id, size_t size) {
+	if (id <= 0)
+		return;
+	struct socket *s = SLOT(ss, id);
+	if (!sid_is(s, id))
+		return;
+	/* Never below 0: the counts were reset when the socket changed owner,
+	 * and the old owner may still be dispatching its share. */
+	int n = atomic_load(&s->inflight);
+	while (n > 0 && !atomic_compare_exchange_weak(&s->inflight, &n, n - 1))
+		;
+	size_t b = atomic_load(&s->inflight_bytes);
+	while (b > 0 && !atomic_compare_exchange_weak(&s->inflight_bytes, &b, b > size ? b - size : 0))
+		;
+	/* seq_cst after the subtraction: see throttle_socket */
+	if (atomic_load(&s->wake) && atomic_exchange(&s->wake, false))
+		post(ss, 'Q', id, -1, 0, 0);
+}
+
+void socket_server_sink(struct socket_server *ss, int id, uint32_t sink) {
+	if (id <= 0)
+		return;
+	struct socket *s = SLOT(ss, id);
+	if (sid_is(s, id))
+		atomic_store(&s->sink, sink);
 }
 
 void socket_server_close(struct socket_server *ss, uintptr_t opaque, int id) {
@@ -456,7 +510,7 @@ struct socket_info *socket_server_info(struct socket_server *ss) {
 		si->rtime = atomic_load_explicit(&s->rtime, memory_order_relaxed);
 		si->wtime = atomic_load_explicit(&s->wtime, memory_order_relaxed);
 		si->wbuffer = (int64_t)s->wb_size;
-		si->reading = s->reading;
+		si->reading = s->reading && s->throttle == 0;
 		si->writing = !queues_empty(s);
 		union sockaddr_all u;
 		socklen_t len = sizeof(u);

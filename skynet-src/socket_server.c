@@ -31,7 +31,7 @@ static void wb_free(struct wbuf *wb) {
 	skynet_free(wb);
 }
 
-static void wb_list_free(struct wb_list *list) {
+void ss_wb_list_free(struct wb_list *list) {
 	struct wbuf *wb = list->head;
 	while (wb) {
 		struct wbuf *next = wb->next;
@@ -43,10 +43,16 @@ static void wb_list_free(struct wb_list *list) {
 
 /* Brings the epoll interest of s in line with its state.  Lock held.  An fd
  * nobody wants events from is removed from the set, so a dead connection
- * cannot make epoll report HUP/ERR forever.  Returns 0 or an errno. */
+ * cannot make epoll report HUP/ERR forever -- except a throttled one, which
+ * stays registered with no events: epoll still reports its HUP/ERR, so a
+ * peer that resets while we hold it back is noticed at once
+ * (on_throttled_hangup) instead of after its backlog drained.  Returns 0 or
+ * an errno. */
 int ss_ep_update(struct socket_server *ss, struct socket *s) {
 	uint32_t want = 0;
 	bool q = !queues_empty(s);
+	bool rd = s->reading && s->throttle == 0;
+	bool keep = false;
 	switch (atomic_load_explicit(&s->state, memory_order_relaxed)) {
 	case ST_LISTEN:
 		want = s->reading ? EPOLLIN : 0;
@@ -56,25 +62,34 @@ int ss_ep_update(struct socket_server *ss, struct socket *s) {
 		break;
 	case ST_CONNECTED:
 	case ST_BIND:
-		want = (s->reading ? EPOLLIN : 0) | (q ? EPOLLOUT : 0);
+		want = (rd ? EPOLLIN : 0) | (q ? EPOLLOUT : 0);
+		keep = s->reading && s->throttle;
 		break;
 	case ST_HALFCLOSE_READ:
 		want = q ? EPOLLOUT : 0;
 		break;
 	case ST_HALFCLOSE_WRITE:
-		want = s->reading ? EPOLLIN : 0;
+		want = rd ? EPOLLIN : 0;
+		keep = s->reading && s->throttle;
 		break;
 	default:
 		break;
 	}
-	if (want == s->events)
+	bool registered = want != 0 || keep;
+	if (want == s->events && registered == s->in_epoll)
 		return 0;
+	if (!registered) {
+		epoll_ctl(ss->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+		s->in_epoll = false;
+		s->events = 0;
+		return 0;
+	}
 	struct epoll_event ev;
 	ev.events = want;
 	ev.data.u64 = (uint64_t)atomic_load_explicit(&s->id, memory_order_relaxed);
-	int op = want == 0 ? EPOLL_CTL_DEL : (s->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD);
-	if (epoll_ctl(ss->epfd, op, s->fd, &ev) != 0 && op != EPOLL_CTL_DEL)
+	if (epoll_ctl(ss->epfd, s->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s->fd, &ev) != 0)
 		return errno;
+	s->in_epoll = true;
 	s->events = want;
 	return 0;
 }
@@ -101,13 +116,20 @@ int ss_reserve_id(struct socket_server *ss) {
 			s->reading = false;
 			s->closing = false;
 			s->warn_sent = false;
+			s->throttle = 0;
+			s->in_epoll = false;
 			s->events = 0;
 			s->warn_pending = 0;
 			s->warn_level = 0;
 			s->opaque = 0;
 			s->wb_size = 0;
+			s->wb_count = 0;
 			s->peerlen = 0;
 			s->rsize = MIN_READ_BUFFER;
+			atomic_store(&s->inflight, 0);
+			atomic_store(&s->inflight_bytes, 0);
+			atomic_store(&s->sink, 0);
+			atomic_store(&s->wake, false);
 			stat_set(&s->rbytes, 0);
 			stat_set(&s->wbytes, 0);
 			stat_set(&s->rtime, 0);
@@ -123,13 +145,16 @@ int ss_reserve_id(struct socket_server *ss) {
  * Adopted OS fds (BIND) are not closed: they belong to whoever passed them. */
 static void force_close_locked(struct socket_server *ss, struct socket *s) {
 	if (s->fd >= 0) {
-		if (s->events)
+		if (s->in_epoll)
 			epoll_ctl(ss->epfd, EPOLL_CTL_DEL, s->fd, NULL);
 		if (s->protocol != PROTO_FD)
 			close(s->fd);
 	}
 	s->fd = -1;
 	s->events = 0;
+	s->in_epoll = false;
+	s->throttle = 0;
+	s->polled = false; /* a list entry left behind no longer matches the id */
 	s->reading = false;
 	s->closing = false;
 	s->write_closed = false;
@@ -137,15 +162,16 @@ static void force_close_locked(struct socket_server *ss, struct socket *s) {
 	s->warn_pending = 0;
 	s->warn_level = 0;
 	s->wb_size = 0;
-	wb_list_free(&s->high);
-	wb_list_free(&s->low);
+	s->wb_count = 0;
+	ss_wb_list_free(&s->high);
+	ss_wb_list_free(&s->low);
 	sset_state(s, ST_INVALID);
 }
 
-static void emit(struct socket_server *ss, int type, int id, int ud, uintptr_t opaque, char *data,
-                 size_t size) {
+static int emit(struct socket_server *ss, int type, int id, int ud, uintptr_t opaque, char *data,
+                size_t size) {
 	struct socket_event ev = {type, id, ud, opaque, data, size};
-	ss->cb(ss->cb_ud, &ev);
+	return ss->cb(ss->cb_ud, &ev);
 }
 
 static void emit_text(struct socket_server *ss, int type, int id, int ud, uintptr_t opaque,
@@ -224,6 +250,7 @@ static int flush_locked(struct socket_server *ss, struct socket *s) {
 		list->head = wb->next;
 		if (list->head == NULL)
 			list->tail = NULL;
+		s->wb_count--;
 		wb_free(wb);
 	}
 }
@@ -242,9 +269,10 @@ static bool close_write_locked(struct socket_server *ss, struct socket *s) {
 		return false;
 	if (s->protocol == PROTO_TCP)
 		shutdown(s->fd, SHUT_WR);
-	wb_list_free(&s->high);
-	wb_list_free(&s->low);
+	ss_wb_list_free(&s->high);
+	ss_wb_list_free(&s->low);
 	s->wb_size = 0;
+	s->wb_count = 0;
 	s->warn_pending = 0;
 	s->warn_level = 0;
 	s->warn_sent = false;
@@ -317,13 +345,138 @@ static void on_read_error(struct socket_server *ss, struct socket *s, int id, in
 	emit_error(ss, id, opaque, err);
 }
 
+/*
+ * Backpressure
+ * ------------
+ * A connection is read only while what it already produced is being taken
+ * care of, so one fast client cannot queue unbounded work in the node:
+ *
+ *  - owner stage: at most INFLIGHT_MAX of its DATA events wait in the
+ *    owner's mailbox.  tcp_read counts an event before handing it over; the
+ *    owner's worker takes it off once dispatched (socket_server_consumed,
+ *    from the bridge's dispatch observer);
+ *  - sink stage: a gate names the service its frames go to (the agent,
+ *    socket_server_sink).  Such a socket is read only while the sink's
+ *    backlog -- its mailbox plus the requests it took and has not finished,
+ *    where a pipelining client's requests pile up as parked coroutines --
+ *    plus the frames the bytes still at the owner can make stays below
+ *    SINK_BACKLOG; and a read takes at most SINK_FRAME_MIN bytes per frame
+ *    of room left, so tiny frames cannot overshoot the count.
+ *
+ * A socket that may not read is throttled: EPOLLIN goes (it stays in epoll,
+ * so a reset peer is still noticed: on_throttled_hangup).  It is resumed by
+ * a 'Q' request from the worker whose dispatch lowered `inflight` (when it
+ * finds `wake` set), or, when only the sink's backlog holds it back, by
+ * polling every SINK_POLL_NS: a sink does not say when it drained.
+ */
+
+/* Bytes socket s may read now; 0 = none.  Socket thread. */
+static size_t read_allowance(struct socket_server *ss, struct socket *s) {
+	if (atomic_load(&s->inflight) >= INFLIGHT_MAX)
+		return 0;
+	uint32_t sink = atomic_load_explicit(&s->sink, memory_order_relaxed);
+	socket_backlog_fn backlog_of = atomic_load_explicit(&ss->backlog, memory_order_relaxed);
+	if (sink == 0 || backlog_of == NULL)
+		return SIZE_MAX;
+	int backlog = backlog_of(sink);
+	if (backlog < 0)
+		return SIZE_MAX; /* the sink is gone: the gate drops the frames */
+	size_t used = (size_t)backlog + atomic_load(&s->inflight_bytes) / SINK_FRAME_MIN;
+	if (used >= SINK_BACKLOG)
+		return 0;
+	return (SINK_BACKLOG - used) * SINK_FRAME_MIN;
+}
+
+static void poll_later(struct socket_server *ss, struct socket *s, int id) {
+	if (s->polled)
+		return;
+	if (ss->npolled == ss->polled_cap) {
+		ss->polled_cap = ss->polled_cap ? ss->polled_cap * 2 : 64;
+		ss->polled = skynet_realloc(ss->polled, (size_t)ss->polled_cap * sizeof(int));
+	}
+	ss->polled[ss->npolled++] = id;
+	s->polled = true;
+}
+
+static void resume_throttled(struct socket_server *ss, struct socket *s, int id);
+
+/* Stops reading s until read_allowance lets it again.  Socket thread. */
+static void throttle_socket(struct socket_server *ss, struct socket *s, int id) {
+	int inflight = atomic_load(&s->inflight);
+	slock(s);
+	s->throttle = inflight > 0 ? THROTTLE_INFLIGHT : THROTTLE_SINK;
+	ss_ep_update(ss, s);
+	sunlock(s);
+	if (inflight == 0) {
+		poll_later(ss, s, id); /* only the sink can change its mind */
+		return;
+	}
+	/* Wake on the next dispatch.  A dispatch between the load above and
+	 * this store did not see `wake`: if one happened, whoever clears
+	 * `wake` first looks again (seq_cst on both sides). */
+	atomic_store(&s->wake, true);
+	if (atomic_load(&s->inflight) < inflight && atomic_exchange(&s->wake, false))
+		resume_throttled(ss, s, id);
+}
+
+/* 'Q', or a poll: read again if allowed, else stay throttled. */
+static void resume_throttled(struct socket_server *ss, struct socket *s, int id) {
+	if (!sid_is(s, id) || s->throttle == 0)
+		return;
+	if (read_allowance(ss, s) == 0) {
+		throttle_socket(ss, s, id);
+		return;
+	}
+	slock(s);
+	s->throttle = 0;
+	ss_ep_update(ss, s); /* level-triggered: pending input is reported at once */
+	sunlock(s);
+}
+
+/* Looks again at the sockets held back by their sinks, at most every
+ * SINK_POLL_NS.  A socket may be added again while the list is walked. */
+static void poll_throttled(struct socket_server *ss, uint64_t now) {
+	if (ss->npolled == 0 || now - ss->polled_at < SINK_POLL_NS)
+		return;
+	ss->polled_at = now;
+	int n = ss->npolled;
+	for (int i = 0; i < n; i++) {
+		int id = ss->polled[i];
+		struct socket *s = SLOT(ss, id);
+		if (!sid_is(s, id) || !s->polled)
+			continue;
+		s->polled = false;
+		resume_throttled(ss, s, id);
+	}
+	memmove(ss->polled, ss->polled + n, (size_t)(ss->npolled - n) * sizeof(int));
+	ss->npolled -= n;
+}
+
+/* A throttled socket got HUP/ERR: the peer reset the connection (or both
+ * directions are shut).  Nobody can get an answer any more, so what it
+ * sent and we did not read yet is dropped with the socket. */
+static void on_throttled_hangup(struct socket_server *ss, struct socket *s, int id) {
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err == 0)
+		err = ECONNRESET;
+	on_read_error(ss, s, id, err);
+}
+
 /* Reads into buffers sized to the traffic: a read that fills its buffer
  * doubles the next one (up to MAX_READ_BUFFER) and reads again at once; one
  * that fills less than half halves it (down to MIN_READ_BUFFER). */
 static void tcp_read(struct socket_server *ss, struct socket *s, int id) {
 	uintptr_t opaque = s->opaque;
 	for (int round = 0; round < READ_ROUNDS; round++) {
+		size_t allowed = read_allowance(ss, s);
+		if (allowed == 0) {
+			throttle_socket(ss, s, id);
+			return;
+		}
 		int sz = s->rsize;
+		if ((size_t)sz > allowed)
+			sz = (int)allowed;
 		char *buf = skynet_malloc((size_t)sz);
 		ssize_t n = read(s->fd, buf, (size_t)sz);
 		if (n < 0) {
@@ -344,12 +497,19 @@ static void tcp_read(struct socket_server *ss, struct socket *s, int id) {
 		stat_add(&s->rbytes, (uint64_t)n);
 		stat_set(&s->rtime, ss->now());
 		if (n == sz) {
-			if (sz < MAX_READ_BUFFER)
+			/* a buffer cut short by the allowance says nothing of the traffic */
+			if (sz == s->rsize && sz < MAX_READ_BUFFER)
 				s->rsize = sz * 2;
-		} else if (sz > MIN_READ_BUFFER && n * 2 < sz) {
-			s->rsize = sz / 2;
+		} else if (s->rsize > MIN_READ_BUFFER && n * 2 < s->rsize) {
+			s->rsize /= 2;
 		}
-		emit(ss, SOCKET_EV_DATA, id, (int)n, opaque, buf, (size_t)n);
+		/* counted before the owner can see it (and take it off again) */
+		atomic_fetch_add(&s->inflight, 1);
+		atomic_fetch_add(&s->inflight_bytes, (size_t)n);
+		if (emit(ss, SOCKET_EV_DATA, id, (int)n, opaque, buf, (size_t)n) != 0) {
+			atomic_fetch_sub(&s->inflight, 1); /* the owner is gone */
+			atomic_fetch_sub(&s->inflight_bytes, (size_t)n);
+		}
 		if (n < sz)
 			return;
 	}
@@ -545,6 +705,14 @@ static void req_start(struct socket_server *ss, struct request *req) {
 	default: /* ST_CONNECTING */
 		break;
 	}
+	if (s->opaque != req->opaque) {
+		/* A new owner: DATA events still at the old one are its business,
+		 * and the old sink means nothing to the new owner. */
+		atomic_store(&s->inflight, 0);
+		atomic_store(&s->inflight_bytes, 0);
+		atomic_store(&s->sink, 0);
+		s->throttle = 0; /* the next read looks again */
+	}
 	s->opaque = req->opaque;
 	if (!s->closing)
 		s->reading = true;
@@ -569,8 +737,26 @@ static void req_pause(struct socket_server *ss, struct request *req) {
 	sunlock(s);
 }
 
-/* 'K': close (arg 0, graceful) or shutdown (arg 1).  CLOSE goes to the
- * requester, at most once per socket. */
+/* 'K' CLOSE_OVERFLOW: a send found the unsent output over the cap (the
+ * sender dropped the queues and refused further sends).  Closed at once;
+ * the owner gets an ERROR naming the peer and the cap, which it logs. */
+static void close_overflow(struct socket_server *ss, struct socket *s, int id) {
+	char peer[SOCKET_EV_TEXT_MAX];
+	union sockaddr_all u;
+	socklen_t len = sizeof(u);
+	if (getpeername(s->fd, &u.s, &len) != 0 || !sockaddr_format(&u, peer, sizeof(peer), true))
+		snprintf(peer, sizeof(peer), "?");
+	uintptr_t opaque = s->opaque;
+	force_close_locked(ss, s);
+	sunlock(s);
+	char text[2 * SOCKET_EV_TEXT_MAX]; /* emit_text keeps the first SOCKET_EV_TEXT_MAX */
+	snprintf(text, sizeof(text), "unsent output to %s over socket_max_unsent (%zu bytes)", peer,
+	         atomic_load_explicit(&ss->max_unsent, memory_order_relaxed));
+	emit_text(ss, SOCKET_EV_ERROR, id, 0, opaque, text);
+}
+
+/* 'K': close (CLOSE_GRACEFUL), shutdown (CLOSE_SHUTDOWN) or overflow.
+ * CLOSE goes to the requester, at most once per socket. */
 static void req_close(struct socket_server *ss, struct request *req) {
 	struct socket *s = SLOT(ss, req->id);
 	slock(s);
@@ -579,9 +765,13 @@ static void req_close(struct socket_server *ss, struct request *req) {
 		sunlock(s);
 		return;
 	}
+	if (req->arg == CLOSE_OVERFLOW) {
+		close_overflow(ss, s, req->id); /* unlocks */
+		return;
+	}
 	bool reported = st == ST_HALFCLOSE_READ || s->closing;
 	bool can_flush = !queues_empty(s) && (st == ST_CONNECTED || st == ST_HALFCLOSE_READ || st == ST_BIND);
-	if (req->arg || !can_flush) {
+	if (req->arg == CLOSE_SHUTDOWN || !can_flush) {
 		force_close_locked(ss, s);
 	} else {
 		/* Graceful with output pending: stop reading, close once drained. */
@@ -654,6 +844,9 @@ static bool drain_requests(struct socket_server *ss) {
 			case 'W':
 				req_warning(ss, &req);
 				break;
+			case 'Q':
+				resume_throttled(ss, SLOT(ss, req.id), req.id);
+				break;
 			default:
 				fprintf(stderr, "socket-server: unknown request type %d\n", req.type);
 				break;
@@ -686,6 +879,11 @@ static void handle_event(struct socket_server *ss, const struct epoll_event *e) 
 		if (is_udp(s)) {
 			if (ev & (EPOLLIN | EPOLLERR))
 				udp_read(ss, s, id);
+		} else if (s->throttle && s->reading && st != ST_HALFCLOSE_READ) {
+			if (ev & (EPOLLHUP | EPOLLERR)) {
+				on_throttled_hangup(ss, s, id);
+				break;
+			}
 		} else if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && s->reading && st != ST_HALFCLOSE_READ) {
 			/* `reading` and the state of a live socket only change on
 			 * this thread, so they need no lock here. */
@@ -712,7 +910,9 @@ static int wait_events(struct socket_server *ss) {
 			sched_yield();
 		}
 	}
-	return epoll_wait(ss->epfd, ss->ev, MAX_EVENT, -1);
+	/* sockets held back by their sinks are looked at again in a while */
+	int timeout = ss->npolled ? (int)((SINK_POLL_NS + 999999) / 1000000) : -1;
+	return epoll_wait(ss->epfd, ss->ev, MAX_EVENT, timeout);
 }
 
 int socket_server_poll(struct socket_server *ss, socket_event_cb cb, void *ud) {
@@ -721,7 +921,10 @@ int socket_server_poll(struct socket_server *ss, socket_event_cb cb, void *ud) {
 	int n = wait_events(ss);
 	if (n < 0)
 		return 1; /* EINTR */
-	ss->last_event_ns = skynet_hpc();
+	uint64_t now = skynet_hpc();
+	if (n > 0)
+		ss->last_event_ns = now;
+	poll_throttled(ss, now);
 	/* Requests first: they may close sockets whose events are in this batch. */
 	for (int i = 0; i < n; i++) {
 		if (ss->ev[i].data.u64 == CTRL_TAG && !drain_requests(ss))
@@ -761,7 +964,13 @@ struct socket_server *socket_server_create(uint64_t (*now_cs)(void)) {
 	ss->ctrl_wfd = fds[1];
 	ss->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ss->now = now_cs ? now_cs : mono_cs;
+	atomic_init(&ss->max_unsent, SOCKET_MAX_UNSENT_DEFAULT);
 	return ss;
+}
+
+void socket_server_limits(struct socket_server *ss, size_t max_unsent, socket_backlog_fn backlog) {
+	atomic_store(&ss->max_unsent, max_unsent);
+	atomic_store(&ss->backlog, backlog);
 }
 
 void socket_server_release(struct socket_server *ss) {
@@ -781,6 +990,7 @@ void socket_server_release(struct socket_server *ss) {
 	close(ss->epfd);
 	if (ss->spare_fd >= 0)
 		close(ss->spare_fd);
+	skynet_free(ss->polled);
 	skynet_free(ss);
 }
 

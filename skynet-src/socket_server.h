@@ -56,8 +56,15 @@ struct socket_event {
 	size_t size; /* DATA: ud; UDP: ud + address bytes; text: strlen */
 };
 
-/* Called on the socket thread for every event, in order. */
-typedef void (*socket_event_cb)(void *ud, const struct socket_event *ev);
+/* Called on the socket thread for every event, in order.  Returns 0, or -1
+ * when the owner is gone (the callback has released DATA/UDP data then). */
+typedef int (*socket_event_cb)(void *ud, const struct socket_event *ev);
+
+/* Default cap on the unsent output of one connection (config key
+ * socket_max_unsent): far above what a healthy peer leaves queued (the
+ * warnings start at 1 MiB), low enough that a few stalled peers cannot
+ * take the machine's memory. */
+#define SOCKET_MAX_UNSENT_DEFAULT ((size_t)64 * 1024 * 1024)
 
 /* For SOCKET_BUFFER_OBJECT sends. */
 struct socket_object_interface {
@@ -79,6 +86,14 @@ int socket_server_poll(struct socket_server *ss, socket_event_cb cb, void *ud);
 /* Asks the socket thread to leave its loop (returns at once). */
 void socket_server_exit(struct socket_server *ss);
 void socket_server_userobject(struct socket_server *ss, const struct socket_object_interface *soi);
+/* Backpressure settings, before use.  max_unsent: a connection whose unsent
+ * output (bytes plus a small charge per queued write) would pass it is
+ * closed, its owner getting an ERROR that names the peer; 0 = no cap
+ * (default SOCKET_MAX_UNSENT_DEFAULT).  backlog(handle): the backlog of a
+ * sink (see socket_server_sink), -1 if it is gone; NULL ignores sinks.
+ * May be called again at any time. */
+typedef int (*socket_backlog_fn)(uint32_t handle);
+void socket_server_limits(struct socket_server *ss, size_t max_unsent, socket_backlog_fn backlog);
 
 /* All the following are safe from any thread.  Functions returning an id
  * return -1 on failure (no free slot, bad arguments, or a synchronous
@@ -104,6 +119,14 @@ void socket_server_close(struct socket_server *ss, uintptr_t opaque, int id);
 /* Immediate close: queued output is dropped. */
 void socket_server_shutdown(struct socket_server *ss, uintptr_t opaque, int id);
 void socket_server_nodelay(struct socket_server *ss, int id);
+/* The owner has dispatched a DATA event of `size` bytes of socket id (any
+ * thread).  A socket is read only while few of its DATA events wait at
+ * the owner, so every DATA event must be reported here once handled. */
+void socket_server_consumed(struct socket_server *ss, int id, size_t size);
+/* What is read from socket id ends up, cut into frames of at least 2
+ * bytes, at service `sink` (0: none, the default): the socket is read only
+ * while the sink's backlog leaves room (a gate sets this for its agents). */
+void socket_server_sink(struct socket_server *ss, int id, uint32_t sink);
 
 /* 0 on success, -1 if the socket is invalid (a MEMORY buffer is freed either way). */
 int socket_server_send(struct socket_server *ss, const struct socket_sendbuffer *buf);

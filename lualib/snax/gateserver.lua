@@ -41,6 +41,7 @@ local connection = {}
 local alive = {}   -- fd -> true from accept until its close/error is handled
 
 local reading = {}  -- fd -> true once the socket thread has started reading it
+local dropped = {}  -- fd -> true once a frame of the closed fd was dropped (logged once)
 local starting = {} -- fd -> coroutines waiting in openclient(fd, true)
 
 -- Starts reading fd (accepted, not read yet).  With `wait`, returns only
@@ -71,6 +72,17 @@ local function wake_starting(fd, started)
 		for _, co in ipairs(list) do
 			skynet.wakeup(co)
 		end
+	end
+end
+
+-- Backpressure: frames of fd go on to service `address` (a handle); the
+-- socket layer reads fd only while that service's backlog (mailbox plus
+-- requests it took and has not finished) leaves room, so a client that
+-- pipelines faster than its agent answers waits in its own TCP window
+-- instead of in the node's memory.
+function gateserver.sink(fd, address)
+	if connection[fd] and math.type(address) == "integer" then
+		socketdriver.sink(fd, address)
 	end
 end
 
@@ -119,10 +131,15 @@ function gateserver.start(handler)
 
 	local MSG = {}
 
+	-- Frames of a connection that is gone are dropped unprocessed; the
+	-- first one is logged (a pipelining client can leave thousands).
 	local function dispatch_msg(fd, msg, sz)
 		if connection[fd] then
 			handler.message(fd, msg, sz)
+		elseif dropped[fd] then
+			skynet.trash(msg, sz)
 		else
+			dropped[fd] = true
 			skynet.error(string_format("Drop message from fd (%d) : %s", fd, netpack.tostring(msg, sz)))
 		end
 	end
@@ -161,6 +178,7 @@ function gateserver.start(handler)
 	-- Every accepted connection ends here exactly once.
 	local function finish(fd)
 		wake_starting(fd, false)
+		dropped[fd] = nil
 		if not alive[fd] then
 			return
 		end

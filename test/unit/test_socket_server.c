@@ -2,9 +2,10 @@
  * test_socket_server.c -- the socket server driven directly on 127.0.0.1:
  * listen/accept/connect, data both ways from 1 byte to 8 MiB, ordering of
  * high/low priority queues, output warnings, half-close, reset, graceful
- * close flushing, shutdown, pause/resume, write to a closed id, connect
- * refused, UDP round trip, IPv6 (when ::1 exists), bind of an OS fd, info
- * and exit latency.  The poll loop runs on its own thread, as in a node;
+ * close flushing, shutdown, pause/resume, backpressure (undispatched DATA,
+ * a sink's backlog, a reset while held back), the unsent cap, write to a
+ * closed id, start on a stale id, connect refused, UDP round trip, IPv6
+ * (when ::1 exists), bind of an OS fd, info and exit latency.  The poll loop runs on its own thread, as in a node;
  * events are recorded in a queue the checks wait on.
  */
 #include "skynet_clock.h"
@@ -18,6 +19,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@ struct rec {
 	uintptr_t opaque;
 	char *data; /* DATA/UDP: owned buffer; else a copy of the text */
 	size_t size;
+	bool held; /* DATA not reported consumed yet (HOLD_DATA) */
 };
 
 static struct {
@@ -47,9 +50,11 @@ static struct {
 } R = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL};
 
 static struct socket_server *SS;
+/* While set, recorded DATA counts as not yet dispatched until freed. */
+static atomic_bool HOLD_DATA;
 static pthread_t POLL_THREAD;
 
-static void record(void *ud, const struct socket_event *ev) {
+static int record(void *ud, const struct socket_event *ev) {
 	(void)ud;
 	struct rec *r = calloc(1, sizeof(*r));
 	r->type = ev->type;
@@ -64,6 +69,12 @@ static void record(void *ud, const struct socket_event *ev) {
 		memcpy(r->data, ev->data ? ev->data : "", ev->size);
 		r->data[ev->size] = '\0';
 	}
+	/* a node's owner counts as having taken DATA once it dispatched it;
+	 * here recording is dispatching, unless a test holds DATA back: then
+	 * it is taken when the record is freed */
+	if (ev->type == SOCKET_EV_DATA && atomic_load(&HOLD_DATA))
+		r->held = true;
+	bool held = r->held;
 	pthread_mutex_lock(&R.lock);
 	if (R.tail)
 		R.tail->next = r;
@@ -72,6 +83,9 @@ static void record(void *ud, const struct socket_event *ev) {
 	R.tail = r;
 	pthread_cond_broadcast(&R.cond);
 	pthread_mutex_unlock(&R.lock);
+	if (ev->type == SOCKET_EV_DATA && !held)
+		socket_server_consumed(SS, ev->id, ev->size);
+	return 0;
 }
 
 static void *poll_main(void *p) {
@@ -83,6 +97,8 @@ static void *poll_main(void *p) {
 
 static void rec_free(struct rec *r) {
 	if (r) {
+		if (r->held)
+			socket_server_consumed(SS, r->id, r->size);
 		free(r->data);
 		free(r);
 	}
@@ -554,6 +570,140 @@ static void test_pause_resume(void) {
 	drain_events();
 }
 
+struct writer {
+	int fd;
+	const char *p;
+	size_t n;
+	bool ok;
+};
+
+static void *writer_main(void *a) {
+	struct writer *w = a;
+	w->ok = raw_write_all(w->fd, w->p, w->n);
+	return NULL;
+}
+
+/* Reads fd until EOF or reset; true if that came within ms. */
+static bool raw_drain_to_eof(int fd, int ms) {
+	char buf[65536];
+	uint64_t deadline = now_ms() + (uint64_t)ms;
+	while (now_ms() < deadline) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			return true;
+	}
+	return false;
+}
+
+/* Counts the DATA events of id waiting in the recorder. */
+static int count_data(int id) {
+	int n = 0;
+	pthread_mutex_lock(&R.lock);
+	for (struct rec *r = R.head; r; r = r->next)
+		n += r->id == id && r->type == SOCKET_EV_DATA;
+	pthread_mutex_unlock(&R.lock);
+	return n;
+}
+
+/* Owner stage: a socket is read only while few of its DATA events wait
+ * undispatched; taking one resumes it at once. */
+static void test_backpressure_inflight(void) {
+	int fd = raw_connect(PORT);
+	int sid = accept_one(LID);
+	atomic_store(&HOLD_DATA, true);
+	char *big = malloc(1 << 20);
+	fill_pattern(big, 1 << 20, 7);
+	/* the writer blocks once the kernel buffers are full: a thread */
+	pthread_t t;
+	struct writer w = {fd, big, 1 << 20, false};
+	pthread_create(&t, NULL, writer_main, &w);
+	usleep(300 * 1000);
+	int held = count_data(sid);
+	printf("# %d DATA events held\n", held);
+	CHECK(held >= 1 && held <= 4, "a socket stops being read with INFLIGHT_MAX DATA events undispatched");
+	/* take them one by one: each dispatch lets one more read happen */
+	char *got = malloc(1 << 20);
+	size_t n = gather(sid, got, 1 << 20, WAIT_MS * 2, NULL);
+	atomic_store(&HOLD_DATA, false);
+	pthread_join(t, NULL);
+	CHECK(w.ok && n == (1 << 20) && check_pattern(got, n, 7), "dispatching resumes it: 1 MiB arrives intact");
+	free(big);
+	free(got);
+	socket_server_close(SS, OWNER, sid);
+	close(fd);
+	drain_events();
+}
+
+static _Atomic int FAKE_BACKLOG;
+static int fake_backlog(uint32_t handle) {
+	return handle == 77 ? atomic_load(&FAKE_BACKLOG) : -1;
+}
+
+/* Sink stage: a socket whose frames go to a busy service is not read; a
+ * read takes at most 2 bytes per frame of room; a reset while held back
+ * is reported at once. */
+static void test_backpressure_sink(void) {
+	socket_server_limits(SS, SOCKET_MAX_UNSENT_DEFAULT, fake_backlog);
+	int fd = raw_connect(PORT);
+	int sid = accept_one(LID);
+	atomic_store(&FAKE_BACKLOG, 1024);
+	socket_server_sink(SS, sid, 77);
+	raw_write_all(fd, "full", 4);
+	CHECK(!got_event(SOCKET_EV_DATA, sid, 200), "a socket whose sink has a full backlog is not read");
+	atomic_store(&FAKE_BACKLOG, 0);
+	char buf[64];
+	CHECK(gather(sid, buf, 4, WAIT_MS, NULL) == 4 && memcmp(buf, "full", 4) == 0,
+	      "it is read again once the sink's backlog drops (polled)");
+	atomic_store(&FAKE_BACKLOG, 1000); /* room for 24 frames: reads of at most 48 bytes */
+	char line[1000];
+	memset(line, 'x', sizeof(line));
+	raw_write_all(fd, line, sizeof(line));
+	struct rec *r = wait_event(SOCKET_EV_DATA, sid, WAIT_MS);
+	CHECK(r && r->size <= 48, "a read takes at most 2 bytes per frame the sink can still take");
+	rec_free(r);
+	atomic_store(&FAKE_BACKLOG, 5000);
+	drain_events();
+	usleep(100 * 1000);
+	/* reset by the peer while held back */
+	struct linger lg = {1, 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	r = wait_event(SOCKET_EV_ERROR, sid, 1000);
+	CHECK(r != NULL, "a held-back socket whose peer resets is closed at once with ERROR");
+	rec_free(r);
+	socket_server_limits(SS, SOCKET_MAX_UNSENT_DEFAULT, NULL);
+	socket_server_close(SS, OWNER, sid);
+	drain_events();
+}
+
+/* The unsent cap closes a connection whose peer does not read. */
+static void test_unsent_cap(void) {
+	socket_server_limits(SS, 256 * 1024, NULL);
+	int fd = raw_connect(PORT);
+	int sid = accept_one(LID);
+	char *chunk = malloc(64 * 1024);
+	memset(chunk, 'u', 64 * 1024);
+	int rc = 0, sends = 0;
+	for (; sends < 4096 && rc == 0; sends++)
+		rc = send_copy(sid, chunk, 64 * 1024, false);
+	CHECK(rc == -1, "a send past socket_max_unsent fails");
+	struct rec *r = wait_event(SOCKET_EV_ERROR, sid, WAIT_MS);
+	if (r)
+		printf("# %s\n", r->data);
+	CHECK(r && strstr(r->data, "unsent output to 127.0.0.1:") &&
+	          strstr(r->data, "over socket_max_unsent (262144 bytes)"),
+	      "the owner gets ERROR naming the peer and the cap");
+	rec_free(r);
+	CHECK(send_copy(sid, "x", 1, false) == -1, "later sends fail");
+	CHECK(raw_drain_to_eof(fd, WAIT_MS), "the peer is disconnected");
+	socket_server_limits(SS, SOCKET_MAX_UNSENT_DEFAULT, NULL);
+	free(chunk);
+	close(fd);
+	drain_events();
+}
+
 static void test_many(void) {
 	enum { N = 200 };
 	int fds[N], ids[N];
@@ -758,6 +908,9 @@ int main(void) {
 	test_halfclose_and_reset();
 	test_queues_and_warning();
 	test_pause_resume();
+	test_backpressure_inflight();
+	test_backpressure_sink();
+	test_unsent_cap();
 	test_many();
 	test_udp();
 	test_ipv6();
