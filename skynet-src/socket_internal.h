@@ -156,6 +156,11 @@ struct socket {
 	/* Socket thread only. */
 	int rsize;
 	bool polled; /* in the server's list of sockets held back by their sink */
+	/* Bytes that may still be read for sink `room_sink` before its backlog
+	 * is asked again (read_allowance): asking takes two locks, so it is
+	 * done once per room's worth of reads, not per read. */
+	size_t room;
+	uint32_t room_sink;
 	/* Backpressure, shared with workers without the lock: DATA messages
 	 * (and their bytes) handed to the owner and not yet dispatched -- the
 	 * socket thread adds, the owner's worker subtracts after dispatching;

@@ -126,6 +126,8 @@ int ss_reserve_id(struct socket_server *ss) {
 			s->wb_count = 0;
 			s->peerlen = 0;
 			s->rsize = MIN_READ_BUFFER;
+			s->room = 0;
+			s->room_sink = 0;
 			atomic_store(&s->inflight, 0);
 			atomic_store(&s->inflight_bytes, 0);
 			atomic_store(&s->sink, 0);
@@ -370,7 +372,11 @@ static void on_read_error(struct socket_server *ss, struct socket *s, int id, in
  * polling every SINK_POLL_NS: a sink does not say when it drained.
  */
 
-/* Bytes socket s may read now; 0 = none.  Socket thread. */
+/* Bytes socket s may read now; 0 = none.  Socket thread.  The sink's room
+ * is measured once and then used up by the reads (tcp_read subtracts what
+ * it read): until it is measured again, only this socket's own reads can
+ * have filled the backlog of a sink it alone feeds, so the count holds;
+ * sockets sharing a sink each bring at most their own room. */
 static size_t read_allowance(struct socket_server *ss, struct socket *s) {
 	if (atomic_load(&s->inflight) >= INFLIGHT_MAX)
 		return 0;
@@ -378,13 +384,18 @@ static size_t read_allowance(struct socket_server *ss, struct socket *s) {
 	socket_backlog_fn backlog_of = atomic_load_explicit(&ss->backlog, memory_order_relaxed);
 	if (sink == 0 || backlog_of == NULL)
 		return SIZE_MAX;
+	if (s->room > 0 && s->room_sink == sink)
+		return s->room;
+	s->room_sink = sink;
+	s->room = 0;
 	int backlog = backlog_of(sink);
 	if (backlog < 0)
 		return SIZE_MAX; /* the sink is gone: the gate drops the frames */
 	size_t used = (size_t)backlog + atomic_load(&s->inflight_bytes) / SINK_FRAME_MIN;
 	if (used >= SINK_BACKLOG)
 		return 0;
-	return (SINK_BACKLOG - used) * SINK_FRAME_MIN;
+	s->room = (SINK_BACKLOG - used) * SINK_FRAME_MIN;
+	return s->room;
 }
 
 static void poll_later(struct socket_server *ss, struct socket *s, int id) {
@@ -503,6 +514,8 @@ static void tcp_read(struct socket_server *ss, struct socket *s, int id) {
 		} else if (s->rsize > MIN_READ_BUFFER && n * 2 < s->rsize) {
 			s->rsize /= 2;
 		}
+		if (allowed != SIZE_MAX)
+			s->room -= (size_t)n; /* n <= allowed == room */
 		/* counted before the owner can see it (and take it off again) */
 		atomic_fetch_add(&s->inflight, 1);
 		atomic_fetch_add(&s->inflight_bytes, (size_t)n);
