@@ -51,6 +51,25 @@
 
 /* ---- The socket thread (socket_server.c) ------------------------------ */
 
+/* Backpressure: DATA messages of one socket that may wait in its owner's
+ * mailbox, not yet dispatched.  Bounds what a connection queues at its
+ * owner to INFLIGHT_MAX x 64 KiB reads; lower bounds memory tighter, but a
+ * sender that gets that far ahead of its reader costs one pause/resume
+ * round trip each time. */
+#define INFLIGHT_MAX 4
+
+/* Backpressure: a socket with a sink (the service a gate hands its frames
+ * to) is read only while the sink's backlog (mailbox + unfinished
+ * requests) plus the frames still on their way stays below this.  Memory
+ * per connection grows with it (SINK_BACKLOG x (frame + a parked request));
+ * lower also means smaller reads, so more read calls. */
+#define SINK_BACKLOG 1024
+
+/* How often a socket held back by its sink's backlog looks again (a sink
+ * does not say when it drains): shorter resumes sooner, at the price of
+ * socket-thread wake-ups while some socket is held back. */
+#define SINK_POLL_NS 1000000ULL
+
 /* The socket thread polls epoll without blocking only if an event came
  * within this window: longer saves more wake-ups under light traffic, at
  * the price of CPU spent polling after the traffic stopped. */

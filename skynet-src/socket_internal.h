@@ -46,6 +46,7 @@
 #ifndef SOCKET_INTERNAL_H
 #define SOCKET_INTERNAL_H
 
+#include "skynet_tunables.h"
 #include "socket_addr.h"
 #include "socket_server.h"
 
@@ -64,30 +65,17 @@
 #define MAX_UDP_PACKAGE 65535
 #define WARNING_SIZE (1024 * 1024)
 
-/* Backpressure tunables (the mechanism: "Backpressure" in socket_server.c).
- * INFLIGHT_MAX: DATA messages of one socket that may wait in its owner's
- *   mailbox, not yet dispatched.  Bounds what a connection queues at its
- *   owner to INFLIGHT_MAX x MAX_READ_BUFFER bytes; a sender that gets that
- *   far ahead of its reader costs one pause/resume round trip each time.
- * SINK_BACKLOG: a socket with a sink (the service a gate hands its frames
- *   to) is read only while the sink's backlog (mailbox + unfinished
- *   requests) plus the frames still on their way through the owner stays
- *   below this.  Memory per connection: SINK_BACKLOG x (frame + cost of a
- *   parked request); the larger, the bigger the reads (see SINK_FRAME_MIN).
+/* Backpressure (the mechanism: "Backpressure" in socket_server.c; the
+ * numbers INFLIGHT_MAX, SINK_BACKLOG and SINK_POLL_NS are in
+ * skynet_tunables.h).
  * SINK_FRAME_MIN: the fewest wire bytes a frame takes (a 2-byte header and
  *   an empty body), so a read of n bytes makes at most n / SINK_FRAME_MIN
  *   frames: a sinked socket reads at most SINK_FRAME_MIN bytes per frame
  *   its sink can still take, and no frame count can overshoot.
- * SINK_POLL_NS: how often a socket held back by its sink's backlog looks
- *   again (a sink does not say when it drains); the socket thread wakes at
- *   this rate only while some socket is held back that way.
  * WBUF_COST: what the unsent cap charges per queued write besides its
  *   bytes (the struct wbuf and malloc's header), so a flood of tiny writes
  *   is bounded by memory, not by payload. */
-#define INFLIGHT_MAX 4
-#define SINK_BACKLOG 1024
 #define SINK_FRAME_MIN 2
-#define SINK_POLL_NS 1000000ULL
 #define WBUF_COST (sizeof(struct wbuf) + 16)
 
 /* Why a socket is not read although its owner wants input (throttle bits). */
