@@ -269,26 +269,63 @@ static int next_error(lua_State *L, struct sched *s) {
 	return 0;
 }
 
-/* A coroutine died with the error at `err`: the requester (if any) is told,
- * queued wakeups still get dispatched (by a no-op fork), and the error is
- * raised with the coroutine's traceback. */
+/* The answer to a request whose handler ran out of memory.  The core
+ * copies the text outside the service's Lua heap, so this cannot fail for
+ * the memory limit that failed the handler: its caller never waits forever. */
+static void reply_oom(struct sched *s, uint32_t addr, int session) {
+	static const char text[] = "out of memory";
+	if (addr != 0 && session != 0)
+		skynet_send(s->ctx, 0, addr, PTYPE_ERROR, session, (void *)text, sizeof(text) - 1);
+}
+
+/* (addr, session, err): the error answer of a failed handler. */
+static int reply_failure(lua_State *L) {
+	struct sched *s = sched_get(L);
+	sched_push_error_payload(L, s, 3);
+	sched_reply_error(L, s, 1, (int)lua_tointeger(L, 2), -1);
+	return 0;
+}
+
+/* A coroutine died with the error at `err`: the requester (if any) is told
+ * (with "out of memory" when the handler died at the memory limit, or when
+ * building the answer did), queued wakeups still get dispatched (by a
+ * no-op fork), and the error is raised with the coroutine's traceback. */
 static int co_failed(lua_State *L, struct sched *s, int co, int err) {
 	if (ref_get(L, s, R_CO_SESSION, co) != LUA_TNIL) {
-		if (lua_tointeger(L, -1) != 0) {
-			if (sched_co_tracetag(L, s, co) == LUA_TSTRING)
-				sched_trace_line(L, s, -1, "error");
-			lua_pop(L, 1);
-			sched_push_address(L, s, co);
-			sched_push_error_payload(L, s, err);
-			sched_reply_error(L, s, -2, (int)lua_tointeger(L, -3), -1);
-			lua_pop(L, 2);
+		int session = (int)lua_tointeger(L, -1);
+		struct costate *c = sched_costate_get(L, s, co);
+		uint32_t addr = c ? c->address : 0;
+		if (session != 0 && addr != 0) {
+			if (lua_status(lua_tothread(L, co)) == LUA_ERRMEM) {
+				reply_oom(s, addr, session);
+			} else {
+				if (sched_co_tracetag(L, s, co) == LUA_TSTRING)
+					sched_trace_line(L, s, -1, "error");
+				lua_pop(L, 1);
+				lua_pushcfunction(L, reply_failure);
+				lua_pushinteger(L, addr);
+				lua_pushinteger(L, session);
+				lua_pushvalue(L, err);
+				if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+					lua_pop(L, 1);
+					reply_oom(s, addr, session);
+				}
+			}
 		}
 	}
 	lua_pop(L, 1);
 	sched_forget_request(L, s, co);
 	skynet_context_pending(s->ctx, -1);
-	fork_noop(L, s);
 	lua_State *thread = lua_tothread(L, co);
+	if (lua_status(thread) == LUA_ERRMEM) {
+		/* no traceback (it would allocate): close the thread first, so
+		 * what its stack held can be collected */
+		close_thread(L, thread);
+		fork_noop(L, s);
+		lua_pushvalue(L, err);
+		return lua_error(L);
+	}
+	fork_noop(L, s);
 	const char *msg = luaL_tolstring(L, err, NULL);
 	luaL_traceback(L, thread, msg, 0);
 	close_thread(L, thread);
@@ -483,6 +520,7 @@ static int raw_dispatch(lua_State *L) {
 			lua_pushfstring(L, "no dispatch for protocol %s", luaL_tolstring(L, -1, NULL));
 			sched_push_error_payload(L, s, -1);
 			sched_reply_error(L, s, 5, (int)session, -1);
+			s->unowned_session = 0;
 		} else {
 			lua_pushinteger(L, session);
 			lua_pushvalue(L, 5);
@@ -497,6 +535,7 @@ static int raw_dispatch(lua_State *L) {
 	int co = lua_gettop(L);
 	lua_pushinteger(L, session);
 	ref_set(L, s, R_CO_SESSION, co);
+	s->unowned_session = 0; /* the coroutine owes the reply now */
 	sched_set_address(L, s, co, (uint32_t)lua_tointeger(L, 5));
 	int traceflag = get_field(L, s, p, K_TRACE);
 	if (traceflag == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
@@ -532,12 +571,14 @@ static int raw_dispatch(lua_State *L) {
 	}
 	int err = lua_gettop(L);
 	sched_forget_request(L, s, co);
+	s->unowned_session = (int)session; /* answered below */
 	lua_pushfstring(L, "unpack error: %s", luaL_tolstring(L, err, NULL));
 	if (session != 0) {
 		sched_push_error_payload(L, s, -1);
 		sched_reply_error(L, s, 5, (int)session, -1);
 		lua_pop(L, 1);
 	}
+	s->unowned_session = 0;
 	return lua_error(L);
 }
 
@@ -551,9 +592,22 @@ static int run_fork(lua_State *L) {
 int sched_l_dispatch_message(lua_State *L) {
 	struct sched *s = sched_get(L);
 	int n = lua_gettop(L);
+	/* A request nobody owes an answer yet: if dispatching it runs out of
+	 * memory before a coroutine owns it, it is answered here. */
+	int prototype = (int)lua_tointeger(L, 1);
+	if (prototype != PTYPE_RESPONSE && prototype != PTYPE_ERROR) {
+		s->unowned_session = (int)lua_tointeger(L, 4);
+		s->unowned_source = (uint32_t)lua_tointeger(L, 5);
+	}
 	lua_pushcfunction(L, raw_dispatch);
 	lua_insert(L, 1);
-	int ok = lua_pcall(L, n, 0, 0) == LUA_OK;
+	int st = lua_pcall(L, n, 0, 0);
+	int ok = st == LUA_OK;
+	if (s->unowned_session != 0) {
+		if (st == LUA_ERRMEM)
+			reply_oom(s, s->unowned_source, s->unowned_session);
+		s->unowned_session = 0;
+	}
 	if (ok)
 		lua_pushnil(L);
 	int err = lua_gettop(L); /* the error so far */

@@ -1,5 +1,6 @@
 /*
- * lua-sched-exit.c -- `skynet.sched`, skynet.exit().  In order: pending
+ * lua-sched-exit.c -- `skynet.sched`, skynet.exit() and the farewell of a
+ * killed service.  skynet.exit() does, in order: pending
  * forks are discarded; .launcher gets REMOVE; every request not answered
  * yet gets PTYPE_ERROR ("service exited"); suspended coroutines are closed
  * (their <close> variables run); unused skynet.response closures are
@@ -11,6 +12,7 @@
 #include "lua-sched.h"
 #include "lua-seri.h"
 #include "lua-skynet.h"
+#include "skynet_server.h" /* skynet_exit_text */
 
 /* The message callback once the service has exited: every request is
  * answered with the error at upvalue 1. */
@@ -101,6 +103,44 @@ static void notify_called(lua_State *L, struct sched *s, int text) {
 	lua_pop(L, 1);
 }
 
+/* The requests answered later by skynet.response closures (the table of
+ * skynet/response.lua, read only) fail with the text at `text`. */
+static void fail_responses(lua_State *L, struct sched *s, int text) {
+	push_ref(L, s, R_S);
+	int S = lua_gettop(L);
+	if (lua_getfield(L, S, "unresponse") != LUA_TTABLE || lua_getfield(L, S, "unresponse_session") != LUA_TTABLE) {
+		lua_settop(L, S - 1);
+		return;
+	}
+	int addrs = S + 1, sessions = S + 2;
+	lua_pushnil(L);
+	while (lua_next(L, addrs)) { /* closure, address */
+		lua_pushvalue(L, -2);
+		lua_rawget(L, sessions);
+		int session = (int)lua_tointeger(L, -1);
+		lua_pop(L, 1);
+		if (session != 0)
+			sched_reply_error(L, s, -1, session, text);
+		lua_pop(L, 1);
+	}
+	lua_settop(L, S - 1);
+}
+
+/* registry[SCHED_FAREWELL](text): called by snlua when a killed service is
+ * released, before its state is closed.  Nothing of the service runs any
+ * more (no Lua function of it is called): the requests its suspended
+ * handlers had taken, and those owed by skynet.response closures, fail with
+ * `text`, and the services it waited on learn that it is gone. */
+int sched_l_farewell(lua_State *L) {
+	struct sched *s = sched_get(L);
+	luaL_checkstring(L, 1);
+	lua_settop(L, 1);
+	fail_requests(L, s, 1);
+	fail_responses(L, s, 1);
+	notify_called(L, s, 1);
+	return 0;
+}
+
 /* The part of the sequence that allocates (it may fail at the memory
  * limit); the handle is retired whatever happens to it. */
 static int exit_sequence(lua_State *L) {
@@ -108,8 +148,10 @@ static int exit_sequence(lua_State *L) {
 	lua_settop(L, 0);
 	sched_fork_clear(L, s);
 	tell_launcher(L, s);
-	lua_pushliteral(L, "service exited");
-	sched_push_error_payload(L, s, 1); /* 2: the error text */
+	lua_pushnil(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, SCHED_FAREWELL); /* answered here */
+	lua_pushstring(L, skynet_exit_text(SKYNET_EXIT_EXITED)); /* 1 */
+	lua_pushvalue(L, 1); /* 2: the error text */
 	int text = 2;
 	fail_requests(L, s, text);
 	close_waiters(L, s);

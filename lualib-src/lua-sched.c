@@ -443,6 +443,9 @@ int luaopen_skynet_sched(lua_State *L) {
 	lua_pushvalue(L, skynet);
 	s->ref[R_SKYNET] = new_ref(L, &next);
 
+	lua_pushcfunction(L, sched_l_farewell);
+	lua_setfield(L, LUA_REGISTRYINDEX, SCHED_FAREWELL);
+
 	register_builtin(L, "lua", PTYPE_LUA, 1, luaseri_unpack, NULL);
 	register_builtin(L, "response", PTYPE_RESPONSE, 0, NULL, NULL);
 	register_builtin(L, "error", PTYPE_ERROR, 0, sched_l_identity, sched_error_dispatch);

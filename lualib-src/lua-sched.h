@@ -81,6 +81,10 @@ struct sched {
 	int careful;         /* sessions are near the wrap: allocate them one by one */
 	const char *suspend; /* the interned "SUSPEND": compared by address */
 	lua_State *running;  /* the thread in R_RUNNING, to skip rewriting it */
+	/* the request being dispatched until a coroutine owes its answer (0:
+	 * none): answered "out of memory" if dispatching it fails for memory */
+	int unowned_session;
+	uint32_t unowned_source;
 	int ref[R_COUNT];
 	int key[K_COUNT];
 };
@@ -290,7 +294,10 @@ int sched_l_identity(lua_State *L);
 int sched_debug_dispatch(lua_State *L);
 
 /* lua-sched-exit.c */
+/* The registry field snlua calls when a killed service is released. */
+#define SCHED_FAREWELL "skynet.farewell"
 int sched_l_exit(lua_State *L);
+int sched_l_farewell(lua_State *L);
 
 /* lua-sched-api.c */
 int sched_l_genid(lua_State *L);

@@ -12,7 +12,7 @@
  */
 #include "skynet_lua.h"
 #include "skynet.h"
-#include "skynet_server.h" /* skynet_node_quitting */
+#include "skynet_server.h" /* skynet_node_quitting, skynet_context_exit_reason */
 #include "snlua_codecache.h"
 #include "snlua_heap.h"
 #include "snlua_libs.h"
@@ -162,13 +162,41 @@ struct snlua *snlua_create(void) {
 	return l;
 }
 
+/*
+ * A killed service may hold requests that suspended handlers had taken:
+ * their callers would wait forever.  The scheduler (skynet.sched) leaves
+ * in the registry a C function that answers them with the reason; it only
+ * reads the scheduler's tables and sends (no Lua function of the service
+ * runs), and runs here, where no worker runs the service any more.  The
+ * memory limit is lifted: the answers must not fail for a service that
+ * was killed for its size.  (skynet.exit answers them itself and removes
+ * the function.)
+ */
+static void farewell(struct snlua *l) {
+	lua_State *L = l->L;
+	if (l->ctx == NULL || skynet_context_exit_reason(l->ctx) != SKYNET_EXIT_KILLED)
+		return;
+	l->mem_limit = 0;
+	if (lua_getfield(L, LUA_REGISTRYINDEX, "skynet.farewell") != LUA_TFUNCTION) {
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pushstring(L, skynet_exit_text(SKYNET_EXIT_KILLED));
+	if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+		skynet_error(l->ctx, "farewell: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object)");
+		lua_pop(L, 1);
+	}
+}
+
 /* During skynet.abort() the process is about to exit: closing thousands of
  * Lua states one object at a time would delay the exit by ~0.1 ms per
  * service, so the heap goes in one piece instead.  (Large blocks and
  * finalizers are left to the process exit, which flushes stdio.) */
 void snlua_release(struct snlua *l) {
-	if (!skynet_node_quitting())
+	if (!skynet_node_quitting()) {
+		farewell(l);
 		lua_close(l->L);
+	}
 	heap_release(&l->heap);
 	skynet_free(l);
 }

@@ -31,12 +31,20 @@ static uint32_t to_handle(struct skynet_context *ctx, const char *param) {
 	return 0;
 }
 
+/* Retires `handle` (0: the caller itself, which exits).  The reason is
+ * recorded first, so whoever waits on the service learns why. */
 static void notify_exit(struct skynet_context *ctx, uint32_t handle) {
 	if (handle == 0) {
 		handle = skynet_context_handle(ctx);
 		skynet_error(ctx, "KILL self");
+		skynet_context_set_exit(ctx, SKYNET_EXIT_EXITED);
 	} else {
 		skynet_error(ctx, "KILL :%x", handle);
+		struct skynet_context *target = skynet_handle_grab(handle);
+		if (target) {
+			skynet_context_set_exit(target, SKYNET_EXIT_KILLED);
+			skynet_context_release(target);
+		}
 	}
 	uint32_t monitor = skynet_monitor_exit_handle();
 	if (monitor)

@@ -11,6 +11,7 @@
 #include "skynet_tunables.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ struct message_queue {
 	bool in_global;
 	int overload;
 	int overload_threshold;
+	atomic_int exit_reason; /* written by whoever retires the owner, read by the worker that drains */
 	struct skynet_message *queue;
 };
 
@@ -116,6 +118,10 @@ bool skynet_mq_push(struct message_queue *q, struct skynet_message *message) {
 	pthread_mutex_unlock(&q->lock);
 	return link;
 }
+
+void skynet_mq_set_exit_reason(struct message_queue *q, int reason) { atomic_store(&q->exit_reason, reason); }
+
+int skynet_mq_exit_reason(struct message_queue *q) { return atomic_load(&q->exit_reason); }
 
 bool skynet_mq_mark_release(struct message_queue *q) {
 	pthread_mutex_lock(&q->lock);

@@ -48,6 +48,11 @@ struct message_queue *skynet_mq_create(uint32_t handle);
  * by the next worker that pops it.  True: link it into the run queue. */
 bool skynet_mq_mark_release(struct message_queue *q);
 
+/* Why the owner's handle was retired (a SKYNET_EXIT_* of skynet_server.h),
+ * set before the retire: the senders of the messages left behind are told. */
+void skynet_mq_set_exit_reason(struct message_queue *q, int reason);
+int skynet_mq_exit_reason(struct message_queue *q);
+
 typedef void (*message_drop)(struct skynet_message *, void *);
 void skynet_mq_release(struct message_queue *q, message_drop drop_func, void *ud);
 uint32_t skynet_mq_handle(struct message_queue *q);

@@ -46,6 +46,7 @@ struct skynet_context {
 	atomic_int ref;
 	atomic_int pending; /* set by the service itself, read by the socket thread */
 	int message_count;
+	atomic_int exit_reason; /* SKYNET_EXIT_*: set once, by the thread that retires the handle */
 	bool init;
 	atomic_bool endless;
 	bool profile;
@@ -79,16 +80,48 @@ static void mailbox_push(struct message_queue *q, struct skynet_message *message
 		skynet_runq_push(q);
 }
 
+const char *skynet_exit_text(int reason) {
+	switch (reason) {
+	case SKYNET_EXIT_KILLED:
+		return "service killed";
+	case SKYNET_EXIT_EXITED:
+		return "service exited";
+	default:
+		return "service is gone";
+	}
+}
+
+void skynet_context_set_exit(struct skynet_context *ctx, int reason) {
+	int none = SKYNET_EXIT_NONE;
+	if (atomic_compare_exchange_strong(&ctx->exit_reason, &none, reason))
+		skynet_mq_set_exit_reason(ctx->queue, reason);
+}
+
+int skynet_context_exit_reason(struct skynet_context *ctx) { return atomic_load(&ctx->exit_reason); }
+
 struct drop_t {
 	uint32_t handle;
+	const char *why; /* skynet_exit_text of the mailbox's reason */
 };
 
-/* A message left in a dead service's mailbox: tell the sender it failed. */
+static void drop_init(struct drop_t *d, struct message_queue *q, uint32_t handle) {
+	d->handle = handle;
+	d->why = skynet_exit_text(skynet_mq_exit_reason(q));
+}
+
+/* A message left in a dead service's mailbox: tell the sender it failed,
+ * saying why.  A request fails its own session; a response or an error
+ * (whose session belongs to the dead service, not to the sender) tells
+ * the sender only that the service is dead (session 0), so it cannot fail
+ * an unrelated call of the sender that has the same session number. */
 static void drop_message(struct skynet_message *msg, void *ud) {
 	struct drop_t *d = ud;
 	skynet_free(msg->data);
-	if (msg->source != 0)
-		skynet_send(NULL, d->handle, msg->source, PTYPE_ERROR, msg->session, NULL, 0);
+	if (msg->source == 0)
+		return;
+	int type = (int)(msg->sz >> MESSAGE_TYPE_SHIFT);
+	int session = (type == PTYPE_RESPONSE || type == PTYPE_ERROR) ? 0 : msg->session;
+	skynet_send(NULL, d->handle, msg->source, PTYPE_ERROR, session, (void *)d->why, strlen(d->why));
 }
 
 /* Creates and initialises a service.  `handle_out` receives its handle,
@@ -136,7 +169,8 @@ static struct skynet_context *context_create(const char *name, const char *param
 	skynet_error(ctx, "error: launch %s FAILED", name);
 	skynet_context_release(ctx);
 	skynet_handle_retire(handle);
-	struct drop_t d = {handle};
+	struct drop_t d;
+	drop_init(&d, queue, handle);
 	skynet_mq_release(queue, drop_message, &d);
 	return NULL;
 }
@@ -341,7 +375,8 @@ struct message_queue *skynet_context_message_dispatch(struct skynet_monitor *sm,
 	uint32_t handle = skynet_mq_handle(q);
 	struct skynet_context *ctx = skynet_handle_grab(handle);
 	if (ctx == NULL) {
-		struct drop_t d = {handle};
+		struct drop_t d;
+		drop_init(&d, q, handle);
 		skynet_mq_release(q, drop_message, &d);
 		return skynet_runq_pop();
 	}

@@ -56,6 +56,18 @@ void skynet_context_endless(uint32_t handle);
  * and its mailbox is empty. */
 void skynet_context_check_abort(void);
 
+/* Why a service's handle was retired.  Whoever waits on it is told with
+ * this text (skynet_exit_text): the requests left in its mailbox by the
+ * core, the requests its suspended handlers had taken by snlua's release. */
+#define SKYNET_EXIT_NONE 0   /* retired for another reason (shutdown) */
+#define SKYNET_EXIT_KILLED 1 /* KILL from another service (skynet.kill) */
+#define SKYNET_EXIT_EXITED 2 /* EXIT: the service ended itself (skynet.exit) */
+const char *skynet_exit_text(int reason);
+/* Records the reason on the context and its mailbox; call before the retire.
+ * The first reason recorded stays. */
+void skynet_context_set_exit(struct skynet_context *ctx, int reason);
+int skynet_context_exit_reason(struct skynet_context *ctx);
+
 /* Internal accessors used by skynet_command.c. */
 struct skynet_context_stat {
 	int mqlen;

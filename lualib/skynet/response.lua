@@ -18,12 +18,16 @@ local error_payload = S.error_payload
 local ctrace = c.trace
 
 local unresponse = {} -- unused closure -> requester address
+local unresponse_session = {} -- unused closure -> the request's session
+-- read (never changed) by the scheduler when the service is killed
+S.unresponse, S.unresponse_session = unresponse, unresponse_session
 
 -- the requester at addr is gone: its closures can no longer answer
 function S.fail_responses(addr)
 	for resp, a in pairs(unresponse) do
 		if a == addr then
 			unresponse[resp] = nil
+			unresponse_session[resp] = nil
 		end
 	end
 end
@@ -56,6 +60,7 @@ function skynet.response(pack)
 		local ret = false
 		if unresponse[response] then
 			unresponse[response] = nil
+			unresponse_session[response] = nil
 			if tag then ctrace(tag, "response") end
 			if ok then
 				local packed, msg, sz = pcall(pack, ...)
@@ -75,6 +80,7 @@ function skynet.response(pack)
 		return ret
 	end
 	unresponse[response] = addr
+	unresponse_session[response] = session
 	return response
 end
 
