@@ -220,9 +220,11 @@ static int call_fail(lua_State *L, struct sched *s, int addr, int r) {
 	return 0;
 }
 
-/* The waiting half of call/wait_reply: stack holds addr at 1; the resume
+/* The waiting half of call/wait_reply: stack holds addr at 1; pushes the
+ * deadline slot of the call (-1: none; ti <= 0 waits forever); the resume
  * values (ok, msg, sz, session) land above the `top` passed to k. */
-static int wait_reply(lua_State *L, struct sched *s, int session, lua_KFunction k) {
+static int wait_reply(lua_State *L, struct sched *s, int session, int ti, lua_KFunction k) {
+	lua_pushinteger(L, ti > 0 ? sched_deadline_add(L, s, session, ti) : -1);
 	lua_pushvalue(L, 1);
 	ref_seti(L, s, R_WATCHING, session);
 	push_running(L, s);
@@ -232,11 +234,20 @@ static int wait_reply(lua_State *L, struct sched *s, int session, lua_KFunction 
 	return lua_yieldk(L, 1, top, k);
 }
 
-/* Stack: addr, p, session, then ok, msg, sz, session from the resume. */
+/* The call's deadline, if it had one, is over. */
+static void wait_done(lua_State *L, struct sched *s, int slot, int session) {
+	int isint;
+	lua_Integer i = lua_tointegerx(L, slot, &isint);
+	if (isint && i >= 0)
+		sched_deadline_done(L, s, (int)i, session);
+}
+
+/* Stack: addr, p, session, slot, then ok, msg, sz, session from the resume. */
 static int call_k(lua_State *L, int status, lua_KContext top) {
 	(void)status;
 	struct sched *s = sched_get(L);
 	int session = (int)lua_tointeger(L, 3);
+	wait_done(L, s, 4, session);
 	lua_pushnil(L);
 	ref_seti(L, s, R_WATCHING, session);
 	if (lua_toboolean(L, (int)top + 1)) {
@@ -250,9 +261,17 @@ static int call_k(lua_State *L, int status, lua_KContext top) {
 	return call_fail(L, s, 1, session);
 }
 
-/* call(addr, typename, ...) */
-int sched_l_call(lua_State *L) {
-	struct sched *s = sched_get(L);
+/* A timeout argument: an integer number of centiseconds (<= 0: none). */
+static int check_ti(lua_State *L, int idx) {
+	int isint;
+	lua_Integer t = lua_tointegerx(L, idx, &isint);
+	if (!isint)
+		return luaL_error(L, "bad argument #%d (timeout must be an integer, centiseconds)", idx);
+	return t <= 0 ? 0 : t > 0x7fffffff ? 0x7fffffff : (int)t;
+}
+
+/* call with the stack addr, typename, ...; ti: the deadline (<= 0 none) */
+static int do_call(lua_State *L, struct sched *s, int ti) {
 	if (lua_gettop(L) < 2)
 		lua_settop(L, 2);
 	push_running(L, s);
@@ -271,13 +290,29 @@ int sched_l_call(lua_State *L) {
 	if (r < 0)
 		return call_fail(L, s, 1, r);
 	lua_pushinteger(L, r); /* 3 */
-	return wait_reply(L, s, r, call_k);
+	return wait_reply(L, s, r, ti, call_k);
 }
 
-/* S.wait_reply(addr, session) -> ok, msg, sz */
+/* call(addr, typename, ...): with the config's call_timeout, if set */
+int sched_l_call(lua_State *L) {
+	struct sched *s = sched_get(L);
+	return do_call(L, s, s->call_timeout);
+}
+
+/* call_timeout(ti, addr, typename, ...): ti centiseconds (<= 0: wait forever) */
+int sched_l_call_timeout(lua_State *L) {
+	struct sched *s = sched_get(L);
+	int ti = check_ti(L, 1);
+	lua_remove(L, 1);
+	return do_call(L, s, ti);
+}
+
+/* S.wait_reply(addr, session [, ti]) -> ok, msg, sz.  ti: the deadline in
+ * cs (default: the config's call_timeout; <= 0 waits forever). */
 static int wait_reply_k(lua_State *L, int status, lua_KContext top) {
 	(void)status;
 	struct sched *s = sched_get(L);
+	wait_done(L, s, 3, (int)lua_tointeger(L, 2));
 	lua_pushnil(L);
 	ref_seti(L, s, R_WATCHING, lua_tointeger(L, 2));
 	lua_settop(L, (int)top + 3);
@@ -287,8 +322,9 @@ static int wait_reply_k(lua_State *L, int status, lua_KContext top) {
 int sched_l_wait_reply(lua_State *L) {
 	struct sched *s = sched_get(L);
 	int session = (int)luaL_checkinteger(L, 2);
+	int ti = lua_isnoneornil(L, 3) ? s->call_timeout : check_ti(L, 3);
 	lua_settop(L, 2);
-	return wait_reply(L, s, session, wait_reply_k);
+	return wait_reply(L, s, session, ti, wait_reply_k);
 }
 
 /* ---------------------------------------------------------------- */

@@ -251,12 +251,22 @@ static int next_wakeup(lua_State *L, struct sched *s) {
 	return 0;
 }
 
-/* The next call failed by PTYPE_ERROR: pushes co and its resume values. */
+/* The next call failed by PTYPE_ERROR or its deadline: pushes co and its
+ * resume values.  A call that timed out (its error text is the timeout, a
+ * number) leaves its session marked "TIMEOUT": its late reply is dropped,
+ * and no later call can get it (sessions are skipped while marked). */
 static int next_error(lua_State *L, struct sched *s) {
 	while (cqueue_pop(L, s, R_ERRORQ, &s->errorq)) {
 		int session = lua_gettop(L);
 		if (ref_get(L, s, R_SESSION_CO, session) == LUA_TTHREAD) {
-			ref_clear(L, s, R_SESSION_CO, session);
+			if (ref_get(L, s, R_ERROR_TEXT, session) == LUA_TNUMBER) {
+				push_key(L, s, K_TIMEOUT);
+				ref_set(L, s, R_SESSION_CO, session);
+				s->timeouts++;
+			} else {
+				ref_clear(L, s, R_SESSION_CO, session);
+			}
+			lua_pop(L, 1);
 			lua_pushboolean(L, 0);
 			lua_pushnil(L);
 			lua_pushnil(L);
@@ -468,6 +478,28 @@ static void call_unknown(lua_State *L, struct sched *s, const char *hook, int na
 	lua_call(L, nargs, 0);
 }
 
+static void push_error(lua_State *L, struct sched *s, int session, int text);
+
+/* The calls whose deadline has passed and that still wait fail (through
+ * the error queue, their error text being the timeout); the next deadline
+ * gets its timer. */
+static void expire_calls(lua_State *L, struct sched *s) {
+	int session, ti, any = 0;
+	while (sched_deadline_expired(L, s, &session, &ti)) {
+		if (ref_geti(L, s, R_SESSION_CO, session) == LUA_TTHREAD) {
+			lua_pushinteger(L, session);
+			lua_pushinteger(L, ti);
+			push_error(L, s, -2, -1);
+			lua_pop(L, 2);
+			any = 1;
+		}
+		lua_pop(L, 1);
+	}
+	sched_deadline_arm(L, s);
+	if (any)
+		fork_noop(L, s); /* its suspension runs the error queue */
+}
+
 /* raw_dispatch(prototype, msg, sz, session, source) */
 static int raw_dispatch(lua_State *L) {
 	struct sched *s = sched_get(L);
@@ -494,7 +526,12 @@ static int raw_dispatch(lua_State *L) {
 			lua_pushvalue(L, 2);
 			lua_pushvalue(L, 3);
 			call_unknown(L, s, "unknown_response", 4);
-		} else { /* "BREAK": the waiter gave up, drop the late reply */
+		} else if (t == LUA_TLIGHTUSERDATA) { /* a deadline timer */
+			sched_deadline_tick(L, s, (int)session);
+			expire_calls(L, s);
+		} else { /* "BREAK" or "TIMEOUT": the waiter gave up, drop the late reply */
+			if (lua_tostring(L, -1) == s->timed_out)
+				s->late++;
 			lua_pushnil(L);
 			ref_seti(L, s, R_SESSION_CO, session);
 		}
@@ -689,8 +726,31 @@ int sched_error_dispatch(lua_State *L) {
 		lua_call(L, 2, 0);
 	} else if (ref_get(L, s, R_WATCHING, 1) != LUA_TNIL) {
 		push_error(L, s, 1, text);
+	} else if (ref_get(L, s, R_SESSION_CO, 1) == LUA_TSTRING) {
+		/* the call gave up waiting ("BREAK", "TIMEOUT"): the late error
+		 * ends the session like a late reply */
+		if (lua_tostring(L, -1) == s->timed_out)
+			s->late++;
+		ref_clear(L, s, R_SESSION_CO, 1);
 	}
 	return 0;
+}
+
+/* S.call_stats() -> calls waiting for a reply, calls timed out so far,
+ * late replies dropped so far */
+int sched_l_call_stats(lua_State *L) {
+	struct sched *s = sched_get(L);
+	lua_Integer waiting = 0;
+	push_ref(L, s, R_WATCHING);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		waiting++;
+		lua_pop(L, 1);
+	}
+	lua_pushinteger(L, waiting);
+	lua_pushinteger(L, s->timeouts);
+	lua_pushinteger(L, s->late);
+	return 3;
 }
 
 int sched_l_identity(lua_State *L) { return lua_gettop(L); }

@@ -39,8 +39,8 @@
 #include <string.h>
 
 /* The interned strings of the K_* keys (lua-sched.h), in enum order. */
-static const char *const key_names[K_COUNT] = {"dispatch", "unpack",  "pack",   "id",   "trace",
-                                               "name",     "timer_hook", "SUSPEND", "BREAK"};
+static const char *const key_names[K_COUNT] = {"dispatch", "unpack",     "pack",    "id",    "trace",
+                                               "name",     "timer_hook", "SUSPEND", "BREAK", "TIMEOUT"};
 
 /* ---------------------------------------------------------------- */
 /* skynet.internal's proxy tables                                     */
@@ -294,6 +294,7 @@ static int fill_internal(lua_State *L) {
 		{"forks", sched_l_forks},
 		{"fork_remove", sched_l_fork_remove},
 		{"fail_source", sched_l_fail_source},
+		{"call_stats", sched_l_call_stats},
 		{"error_payload", l_error_payload},
 		{NULL, NULL},
 	};
@@ -341,6 +342,8 @@ int luaopen_skynet_sched(lua_State *L) {
 		lua_pushstring(L, key_names[k]);
 		if (k == K_SUSPEND)
 			s->suspend = lua_tostring(L, -1);
+		else if (k == K_TIMEOUT)
+			s->timed_out = lua_tostring(L, -1);
 		s->key[k] = new_ref(L, &next);
 	}
 	s->main_co.s = s;
@@ -397,6 +400,14 @@ int luaopen_skynet_sched(lua_State *L) {
 	s->ref[R_RUNNING] = new_ref(L, &next);
 	lua_pushboolean(L, 0);
 	s->ref[R_INIT_THREAD] = new_ref(L, &next);
+	lua_pushboolean(L, 0);
+	s->ref[R_DEADLINES] = new_ref(L, &next);
+	s->deadlines.free = -1;
+	const char *ct = skynet_command(ctx, "GETENV", "call_timeout");
+	if (ct) {
+		long v = strtol(ct, NULL, 10);
+		s->call_timeout = v > 0 && v <= 0x7fffffff ? (int)v : 0;
+	}
 
 	/* the skynet table */
 	luaL_Reg api[] = {
@@ -415,6 +426,7 @@ int luaopen_skynet_sched(lua_State *L) {
 		{"dispatch_message", sched_l_dispatch_message},
 		{"send", sched_l_send},
 		{"call", sched_l_call},
+		{"call_timeout", sched_l_call_timeout},
 		{"ret", sched_l_ret},
 		{"retpack", sched_l_retpack},
 		{"ignoreret", sched_l_ignoreret},

@@ -26,7 +26,9 @@
 /* Registry references of the scheduler's Lua values. */
 enum {
 	R_PROTO,          /* name/id -> protocol class */
-	R_SESSION_CO,     /* session -> waiting coroutine, or "BREAK" (drop the late reply) */
+	R_SESSION_CO,     /* session -> waiting coroutine, "BREAK" (drop the late reply), "TIMEOUT"
+	                   * (the call timed out: drop and count the late reply) or a light
+	                   * userdata (a timer of lua-sched-deadline.c) */
 	R_CO_SESSION,     /* coroutine -> session of the request it must answer (0: a send) */
 	R_COSTATES,       /* thread -> its costate userdata (weak keys) */
 	R_WATCHING,       /* session of a call in flight -> address called */
@@ -43,12 +45,13 @@ enum {
 	R_LUA_REQUIRE,    /* the plain require, for the lazy modules */
 	R_RUNNING,        /* the coroutine the scheduler resumed last */
 	R_INIT_THREAD,    /* the coroutine running the start function */
+	R_DEADLINES,      /* the deadline entries and heap (lua-sched-deadline.c), false until the first */
 	R_COUNT
 };
 
 /* Strings the hot paths use, kept interned (lua_getfield with a C string
  * would look each up in the string cache, strcmp included). */
-enum { K_DISPATCH, K_UNPACK, K_PACK, K_ID, K_TRACE, K_NAME, K_TIMER_HOOK, K_SUSPEND, K_BREAK, K_COUNT };
+enum { K_DISPATCH, K_UNPACK, K_PACK, K_ID, K_TRACE, K_NAME, K_TIMER_HOOK, K_SUSPEND, K_BREAK, K_TIMEOUT, K_COUNT };
 
 /*
  * What the scheduler knows of one coroutine besides its session (kept in
@@ -71,6 +74,15 @@ struct cqueue {
 	lua_Integer h, t; /* items h..t are queued; empty when h > t */
 };
 
+/* The calls waiting with a deadline (lua-sched-deadline.c); the entries
+ * themselves are in R_DEADLINES. */
+struct deadlines {
+	int n, cap;         /* entries in the heap; slots allocated */
+	int free;           /* first free slot, -1: none */
+	uint64_t armed;     /* when the latest armed timer fires (skynet_now), 0: none */
+	int armed_session;  /* that timer's session */
+};
+
 /* One per service (a full userdata anchored in the registry). */
 struct sched {
 	struct cqueue wakeupq, errorq, forkq;
@@ -85,6 +97,11 @@ struct sched {
 	 * none): answered "out of memory" if dispatching it fails for memory */
 	int unowned_session;
 	uint32_t unowned_source;
+	int call_timeout;      /* config call_timeout (cs): the deadline of every call, 0: none */
+	const char *timed_out; /* the interned "TIMEOUT": R_SESSION_CO's mark of a call that timed out */
+	lua_Integer timeouts;  /* calls that timed out */
+	lua_Integer late;      /* replies (or errors) that came after their call timed out, dropped */
+	struct deadlines deadlines;
 	int ref[R_COUNT];
 	int key[K_COUNT];
 };
@@ -233,6 +250,7 @@ static inline int push_proto(lua_State *L, struct sched *s, int key) { return re
  *   lua-sched-exit.c      skynet.exit
  *   lua-sched-dispatch.c  coroutines, queues, resume, message dispatch,
  *                         protocols, the error and debug protocols
+ *   lua-sched-deadline.c  the deadlines of calls with a timeout
  *   lua-sched-session.c   sessions, sending, replying, request bookkeeping
  *   lua-sched-state.c     costate, trace lines, lazy modules, error payload
  * and below them all skynet.core (lua-skynet.c).
@@ -274,6 +292,14 @@ int sched_l_watch(lua_State *L);
 int sched_l_settle(lua_State *L);
 int sched_l_take_request(lua_State *L);
 
+/* lua-sched-deadline.c */
+int sched_deadline_add(lua_State *L, struct sched *s, int session, int ti);
+void sched_deadline_done(lua_State *L, struct sched *s, int slot, int session);
+void sched_deadline_arm(lua_State *L, struct sched *s);
+void sched_deadline_tick(lua_State *L, struct sched *s, int session);
+int sched_deadline_expired(lua_State *L, struct sched *s, int *session, int *ti);
+int sched_deadline_count(struct sched *s);
+
 /* lua-sched-dispatch.c */
 lua_State *sched_co_new(lua_State *L, struct sched *s, int f);
 void sched_cqueue_push(lua_State *L, struct sched *s, int r, struct cqueue *q, int v);
@@ -289,6 +315,7 @@ int sched_l_register_protocol(lua_State *L);
 int sched_l_dispatch(lua_State *L);
 int sched_l_dispatch_message(lua_State *L);
 int sched_l_fail_source(lua_State *L);
+int sched_l_call_stats(lua_State *L);
 int sched_error_dispatch(lua_State *L);
 int sched_l_identity(lua_State *L);
 int sched_debug_dispatch(lua_State *L);
@@ -309,6 +336,7 @@ int sched_l_wakeup(lua_State *L);
 int sched_l_fork(lua_State *L);
 int sched_l_send(lua_State *L);
 int sched_l_call(lua_State *L);
+int sched_l_call_timeout(lua_State *L);
 int sched_l_wait_reply(lua_State *L);
 int sched_l_ret(lua_State *L);
 int sched_l_retpack(lua_State *L);

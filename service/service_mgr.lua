@@ -162,7 +162,7 @@ local function register_local()
 			local_name = global_name .. "." .. (...)
 		end
 		return waitfor(local_name, function(...)
-			local addr, err = skynet.call("SERVICE", "lua", c, global_name, ...)
+			local addr, err = skynet.call_timeout(0, "SERVICE", "lua", c, global_name, ...) -- waits for a launch
 			if addr == nil then
 				error(err, 0)
 			end

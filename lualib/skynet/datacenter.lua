@@ -17,7 +17,7 @@ end
 
 -- wait(k1, ...) -> value, blocking until it is not nil
 function datacenter.wait(...)
-	return skynet.call("DATACENTER", "lua", "WAIT", ...)
+	return skynet.call_timeout(0, "DATACENTER", "lua", "WAIT", ...) -- waits until set, whatever call_timeout says
 end
 
 return datacenter

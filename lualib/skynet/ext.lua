@@ -3,7 +3,7 @@
 -- of lualib-src/lua-sched.c): newservice, uniqueservice, queryservice, localname,
 -- setenv, starttime, time, stat, mqlen, endless, memlimit, term, rawcall,
 -- rawsend, redirect, dispatch_unknown_request/response, cache; and
--- S.call_fail, the error of a failed call.
+-- S.call_fail, the error of a failed (or timed out) call.
 
 local skynet = require "skynet"
 local c = require "skynet.core"
@@ -34,7 +34,8 @@ end
 -- function that called call_fail (level 3), or further out past frames
 -- without line information.  session: nil = no such destination, false =
 -- message too large, else the failed session (its PTYPE_ERROR text, if
--- any, is kept until S.settle takes it).
+-- any, is kept until S.settle takes it; a timeout in cs when its deadline
+-- passed).
 function S.call_fail(addr, session, what)
 	what = what or ("call to " .. skynet.address(addr))
 	local level = user_level(3)
@@ -44,7 +45,9 @@ function S.call_fail(addr, session, what)
 		error(what .. " failed: message too large", level)
 	end
 	local text = S.settle(session)
-	if text then
+	if math.type(text) == "integer" then -- the call's deadline passed
+		error(format("%s timed out after %d cs", what, text), level)
+	elseif text then
 		error(what .. " failed: " .. text, level)
 	end
 	error(what .. " failed", level)
@@ -57,7 +60,8 @@ end
 function skynet.newservice(name, ...)
 	local session = S.send_session(".launcher", skynet.PTYPE_LUA, c.pack("LAUNCH", "snlua", name, ...))
 	if session then
-		local ok, msg, sz = S.wait_reply(".launcher", session)
+		-- no deadline: a service's start may take as long as it needs
+		local ok, msg, sz = S.wait_reply(".launcher", session, 0)
 		if ok then
 			return c.unpack(msg, sz)
 		end
@@ -65,12 +69,13 @@ function skynet.newservice(name, ...)
 	S.call_fail(".launcher", session, "newservice " .. tostring(name))
 end
 
+-- (no deadline, whatever call_timeout says: these wait for a launch)
 local function service_mgr(cmd, global, ...)
 	local addr, err
 	if global == true then
-		addr, err = skynet.call(".service", "lua", "G" .. cmd, ...)
+		addr, err = skynet.call_timeout(0, ".service", "lua", "G" .. cmd, ...)
 	else
-		addr, err = skynet.call(".service", "lua", cmd, global, ...)
+		addr, err = skynet.call_timeout(0, ".service", "lua", cmd, global, ...)
 	end
 	if addr == nil then
 		error(err, 3)

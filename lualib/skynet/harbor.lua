@@ -14,22 +14,22 @@ end
 -- Address of a global name, blocking until it is registered; ".name" is
 -- answered from the local name table.
 function harbor.queryname(name)
-	return skynet.call(".cslave", "lua", "QUERYNAME", name)
+	return skynet.call_timeout(0, ".cslave", "lua", "QUERYNAME", name)
 end
 
 -- Blocks until harbor id disconnects (returns at once when not connected).
 function harbor.link(id)
-	skynet.call(".cslave", "lua", "LINK", id)
+	skynet.call_timeout(0, ".cslave", "lua", "LINK", id)
 end
 
 -- Blocks until harbor id is connected.
 function harbor.connect(id)
-	skynet.call(".cslave", "lua", "CONNECT", id)
+	skynet.call_timeout(0, ".cslave", "lua", "CONNECT", id)
 end
 
 -- Blocks until the connection to the master is lost.
 function harbor.linkmaster()
-	skynet.call(".cslave", "lua", "LINKMASTER")
+	skynet.call_timeout(0, ".cslave", "lua", "LINKMASTER")
 end
 
 return harbor
