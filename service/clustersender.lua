@@ -31,8 +31,16 @@
 --     first 7 bytes are in: garbage does not make us wait for the 64 KiB
 --     its first two bytes may claim;
 --   * half a frame, or a multi-part response begun, and then no byte for
---     READ_TIMEOUT (cluster_read_timeout).  A listener that sends nothing
---     at all is only slow: calls have no timeout of their own.
+--     READ_TIMEOUT (cluster_read_timeout).
+--
+-- A listener that sends nothing at all (frozen, its machine gone without a
+-- reset, or just never answering) is caught by the heartbeat: after
+-- HEARTBEAT (cluster_heartbeat, seconds, default 10, 0 = off) without a
+-- byte from it, the sender writes a probe, a name query for address 0
+-- (wire-cluster.md §5.2; every listener, upstream's too, answers it, if
+-- only with "name not found"), and if HEARTBEAT more passes without a byte,
+-- the node is declared not responding: every waiting call fails, the
+-- connection is closed and the next request reconnects.
 
 local skynet = require "skynet"
 local c = require "skynet.core"
@@ -48,6 +56,7 @@ local CONNECT_TIMEOUT = tonumber(skynet.getenv "cluster_connect_timeout") or 500
 local MAX_RESPONSE = tonumber(skynet.getenv "cluster_max_message") or 1024 * 1024 * 1024
 local READ_TIMEOUT = tonumber(skynet.getenv "cluster_read_timeout") or 1000 -- centiseconds
 local RESPONSE_HEAD = 7 -- length field, session, type: enough to judge a frame
+local HEARTBEAT = math.floor((tonumber(skynet.getenv "cluster_heartbeat") or 10) * 100) -- centiseconds, 0: off
 
 local csend, ctostring, intcommand = c.send, c.tostring, c.intcommand
 local unpackresponse, checkresponse, concat = core.unpackresponse, core.checkresponse, core.concat
@@ -67,6 +76,8 @@ local wb = core.wbuf()     -- frames not yet written
 local framer = core.framer()
 local last_read = 0        -- skynet.now() of the last bytes received
 local read_timer = false   -- a read-timeout check is scheduled
+local probe = false        -- cluster session of the heartbeat probe in flight
+local probe_frame, probe_sz = core.packfast(0, skynet.packstring "") -- kept for the service's life
 
 local function parse_address(addr)
 	if addr == nil or addr == "false" then
@@ -87,8 +98,8 @@ local function where()
 end
 
 -- Fails every call in flight and forgets partial responses.
-local function fail_all(why)
-	local text = where() .. ": " .. why
+local function fail_all(why, text)
+	text = text or where() .. ": " .. why
 	for cs, w in pairs(waiting) do
 		csend(w >> 32, PTYPE_ERROR, w & 0xffffffff, text)
 	end
@@ -104,10 +115,12 @@ local function flush()
 	end
 end
 
--- The socket is gone (or never came up): forget it and fail the calls.
-local function disconnect(why)
+-- The socket is gone (or never came up): forget it and fail the calls
+-- (with where() .. ": " .. why, or the whole `text` when given).
+local function disconnect(why, text)
 	local old = fd
 	fd = nil
+	probe = false
 	if state ~= "off" then
 		state = "down"
 	end
@@ -116,7 +129,7 @@ local function disconnect(why)
 	if old then
 		driver.close(old)
 	end
-	fail_all(why)
+	fail_all(why, text)
 end
 
 -- Starts one connect attempt.  Returns true, or nil and why it could not
@@ -211,6 +224,11 @@ end
 local function answer_ok(cs, data, sz)
 	local w = waiting[cs]
 	if w == nil then
+		if cs == probe then -- the heartbeat's probe: any answer will do
+			probe = false
+			if sz then skynet.trash(data, sz) end
+			return
+		end
 		skynet.error(format("cluster: unknown session %d from node [%s]", cs, node))
 		if sz then skynet.trash(data, sz) end
 		return
@@ -223,6 +241,10 @@ end
 local function answer_error(cs, text)
 	local w = waiting[cs]
 	if w == nil then
+		if cs == probe then
+			probe = false
+			return
+		end
 		skynet.error(format("cluster: unknown session %d from node [%s]: %s", cs, node, text))
 		return
 	end
@@ -313,6 +335,29 @@ local function check_read()
 	end
 end
 
+-- The heartbeat, every HEARTBEAT while connection `this` is up: a probe
+-- after HEARTBEAT without a byte, and the node declared not responding
+-- when HEARTBEAT more passes without one.
+local function check_alive(this)
+	if state ~= "connected" or attempt ~= this then
+		return
+	end
+	local idle = skynet.now() - last_read
+	if idle >= HEARTBEAT then
+		if probe then
+			local why = format("no byte for %.1f s, probe unanswered", idle / 100)
+			skynet.error(format("%s is not responding (%s): closing the connection", where(), why))
+			disconnect(why, format("%s is not responding (%s)", where(), why))
+			return
+		end
+		probe = new_session()
+		wb:request(probe_frame, probe_sz, probe, false)
+		flush()
+		idle = 0
+	end
+	skynet.timeout(HEARTBEAT - idle, function() check_alive(this) end)
+end
+
 socket_event[1] = function(id, size, data) -- DATA
 	if id ~= fd then
 		driver.drop(data, size)
@@ -347,7 +392,12 @@ socket_event[2] = function(id) -- CONNECT
 	end
 	state = "connected"
 	driver.nodelay(id)
+	last_read = skynet.now()
 	flush()
+	if HEARTBEAT > 0 then
+		local this = attempt
+		skynet.timeout(HEARTBEAT, function() check_alive(this) end)
+	end
 end
 
 socket_event[3] = function(id) -- CLOSE

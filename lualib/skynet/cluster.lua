@@ -23,9 +23,11 @@
 
 local skynet = require "skynet"
 local core = require "skynet.cluster.core"
+local S = require "skynet.internal"
 
 local packfast, cpack = core.packfast, skynet.pack
 local type, tostring, error = type, tostring, error
+local format = string.format
 
 local PTYPE_CLUSTER_REQ = 249 -- private: caller -> clustersender, see clustersender.lua
 
@@ -62,6 +64,9 @@ local function fetch_sender(node)
 	end
 	if ok then
 		sender[node] = addr
+		-- a call to it that times out says which node did not answer
+		S.callee_name = S.callee_name or {}
+		S.callee_name[addr] = format("cluster node [%s]", node)
 		for _, m in ipairs(q.queue) do
 			local sok, err2 = pcall(skynet.send, addr, "cluster_req", table.unpack(m, 1, m.n))
 			if not sok then
@@ -106,6 +111,15 @@ end
 function cluster.call(node, address, ...)
 	local s = sender[node] or get_sender(node)
 	return skynet.call(s, "cluster_req", address, ...)
+end
+
+-- cluster.call_timeout(ti, node, address, ...): cluster.call that gives up
+-- after ti centiseconds (<= 0: waits forever, whatever the config's
+-- call_timeout says), raising "call to cluster node [<node>] timed out
+-- after <ti> cs".  A late response is dropped.
+function cluster.call_timeout(ti, node, address, ...)
+	local s = sender[node] or get_sender(node)
+	return skynet.call_timeout(ti, s, "cluster_req", address, ...)
 end
 
 -- cluster.send(node, address, ...): never raises for remote problems.

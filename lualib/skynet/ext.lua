@@ -46,6 +46,10 @@ function S.call_fail(addr, session, what)
 	end
 	local text = S.settle(session)
 	if math.type(text) == "integer" then -- the call's deadline passed
+		local name = S.callee_name and S.callee_name[addr] -- set by skynet.cluster for its senders
+		if name then
+			what = "call to " .. name
+		end
 		error(format("%s timed out after %d cs", what, text), level)
 	elseif text then
 		error(what .. " failed: " .. text, level)

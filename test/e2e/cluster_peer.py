@@ -51,6 +51,7 @@ with the node, for the cluster e2e tests (test/e2e/test_cluster.sh).
 
 Prints "OK ..." on success, "FAIL ..." otherwise (exit status 1).
 """
+import select
 import socket
 import struct
 import sys
@@ -471,6 +472,35 @@ def mode_hold(host, port, secs):
     print("OK well-behaved peer made %d calls" % session)
 
 
+def mode_mute(host, port, secs):
+    """accepts connections and reads them, never answers (a listener that
+    is up but hung); ends after secs"""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(8)
+    print("LISTENING", flush=True)
+    end = time.time() + secs
+    conns = [ls]
+    got = 0
+    while time.time() < end:
+        r, _, _ = select.select(conns, [], [], 0.1)
+        for c in r:
+            if c is ls:
+                conn, _ = ls.accept()
+                conns.append(conn)
+            else:
+                try:
+                    d = c.recv(65536)
+                except OSError:
+                    d = b""
+                if not d:
+                    conns.remove(c)
+                    c.close()
+                got += len(d)
+    print("OK mute listener read %d bytes" % got)
+
+
 def mode_maxclient(host, port, n):
     """n connections are served, the one after them is closed at once"""
     conns = []
@@ -834,6 +864,8 @@ def main():
         mode_maxclient(host, port, int(sys.argv[4]))
     elif mode == "hold":
         mode_hold(host, port, float(sys.argv[4]))
+    elif mode == "mute":
+        mode_mute(host, port, float(sys.argv[4]))
     elif mode == "burst":
         mode_burst(host, port)
     elif mode == "flood":

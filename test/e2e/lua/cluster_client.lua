@@ -598,6 +598,59 @@ function S.flood()
 	ok("flood: every one was served", failed == 0, format("%d failed, first: %s", failed, tostring(first)))
 end
 
+-- Deadlines and the heartbeat (cluster_heartbeat = 0.5 s in the config):
+-- "b" is our server node (frozen with SIGSTOP by the script, then thawed),
+-- "mute" a python listener that never answers, "py" a python listener as
+-- an upstream node behaves (answers the probe's name query with an error).
+function S.heartbeat()
+	local SI = require "skynet.internal"
+	wait_node("b")
+	-- cluster.call_timeout
+	eq("call_timeout: a reply in time", cluster.call_timeout(300, "b", "@echo", "sleep", 5, "in time"), "in time")
+	local t0 = now()
+	raises("call_timeout: shorter than the remote handler", "call to cluster node %[b%] timed out after 20 cs",
+		cluster.call_timeout, 20, "b", "@echo", "sleep", 80, "late")
+	ok("call_timeout: ... raised after the timeout", now() - t0 >= 0.19 and now() - t0 < 0.8, format("%.2f s", now() - t0))
+	local late0 = select(3, SI.call_stats())
+	local deadline = now() + 5
+	while select(3, SI.call_stats()) == late0 and now() < deadline do skynet.sleep(5) end
+	eq("call_timeout: the late response is dropped and counted", select(3, SI.call_stats()) - late0, 1)
+	eq("call_timeout: a later call gets its own reply", cluster.call("b", "@echo", "echo", "own"), "own")
+
+	-- a listener that accepts and never answers: not responding
+	t0 = now()
+	raises("mute peer: the call fails", "cluster node %[mute%] [^ ]+ is not responding", cluster.call, "mute", "@echo", "echo", 1)
+	ok("mute peer: ... after the probe went unanswered (1 to 5 s)", now() - t0 >= 0.9 and now() - t0 < 5, format("%.2f s", now() - t0))
+
+	-- an upstream-like listener answers the probe: an idle connection lives on
+	eq("upstream-like peer: a call", cluster.call("py", "@pyecho", "x"), "x")
+	skynet.sleep(250) -- five heartbeats without a call
+	eq("upstream-like peer: the same connection still serves after idle heartbeats", cluster.call("py", "@pyecho", "y"), "y")
+
+	-- a frozen node: every call in flight fails, saying so
+	local n, errs = 8, {}
+	for i = 1, n do
+		skynet.fork(function()
+			local okc, r = pcall(cluster.call, "b", "@echo", "sleep", 50, i)
+			errs[#errs + 1] = okc and "answered" or r
+		end)
+	end
+	ready("freeze") -- the script stops b (SIGSTOP) now
+	wait_go("frozen")
+	t0 = now()
+	while #errs < n and now() - t0 < 10 do skynet.sleep(5) end
+	eq("frozen node: every call in flight ends", #errs, n)
+	local all = #errs == n
+	for _, e in ipairs(errs) do
+		if not tostring(e):find("cluster node %[b%] [^ ]+ is not responding") then all = false end
+	end
+	ok("frozen node: ... each failing with 'cluster node [b] ... is not responding'", all, show(errs[1]))
+	ok("frozen node: ... within 5 s", now() - t0 < 5, format("%.2f s", now() - t0))
+	ready("thaw") -- the script continues b (SIGCONT) now
+	wait_go("thawed")
+	eq("thawed node: the next call reconnects", cluster.call("b", "@echo", "echo", "back"), "back")
+end
+
 -- One call, to check a node still serves (after the malformed-peer tests).
 function S.ping()
 	eq("ping: b still serves", wait_node("b", 10), "b")
