@@ -171,7 +171,7 @@ report_exit() {
 	fi
 }
 
-case_bound=$(ceil "2 * ($WARMUP + $SECS + 2) + 12")
+case_bound=$(ceil "4 * ($WARMUP + $SECS + 2) + 12")
 net_bound=$(ceil "$WARMUP + $SECS + 20")
 
 # run_net NAME SERVICE CONNS [netload options...]
@@ -204,7 +204,7 @@ run_net() {
 	[ "$rc" -eq 0 ] || FAILED="$FAILED $name"
 	return "$rc"
 }
-cluster_bound=$(ceil "5 * ($WARMUP + $SECS + 1) + 15")
+cluster_bound=$(ceil "7 * ($WARMUP + $SECS + 1) + 15")
 
 for scenario in "$@"; do
 	case $scenario in

@@ -35,12 +35,12 @@ struct dl_entry {
 	int pos;       /* index in the heap; for a free slot, the next free slot */
 };
 
-/* The userdata: entries[cap], then heap[cap] (slot numbers). */
+/* The userdata: entries[cap], then heap[cap] (slot numbers).  Lua never
+ * moves a userdata, so its address is kept in struct deadlines while
+ * R_DEADLINES anchors it (the hot path then needs no registry look-up). */
 static struct dl_entry *entries(lua_State *L, struct sched *s) {
-	push_ref(L, s, R_DEADLINES);
-	struct dl_entry *e = lua_touserdata(L, -1);
-	lua_pop(L, 1);
-	return e;
+	(void)L;
+	return s->deadlines.mem;
 }
 
 static int *heap_of(struct dl_entry *e, int cap) { return (int *)(e + cap); }
@@ -94,6 +94,7 @@ static struct dl_entry *grow(lua_State *L, struct sched *s) {
 		d->free = i;
 	}
 	d->cap = cap;
+	d->mem = ne;
 	set_ref(L, s, R_DEADLINES);
 	return ne;
 }

@@ -81,6 +81,7 @@ struct deadlines {
 	int free;           /* first free slot, -1: none */
 	uint64_t armed;     /* when the latest armed timer fires (skynet_now), 0: none */
 	int armed_session;  /* that timer's session */
+	void *mem;          /* the userdata in R_DEADLINES (entries, then the heap), NULL until the first */
 };
 
 /* One per service (a full userdata anchored in the registry). */

@@ -3,12 +3,14 @@
 -- Measures skynet.call round trips against one bench_callee, first from a
 -- single coroutine, then from 64 coroutines started with skynet.fork, all
 -- in this service.  A round trip counts when the reply has been received.
--- Metrics: call_coN_calls_per_s, call_coN_cpu_ns_per_call.
+-- Metrics: call_coN_calls_per_s, call_coN_cpu_ns_per_call, and the same
+-- as call_timeout_coN_* for skynet.call_timeout(3000, ...) (a deadline that
+-- never fires: its cost is the difference of the two).
 
 local skynet = require "skynet"
 local benchlib = require "benchlib"
 
-local function run_case(callee, ncoroutines)
+local function run_case(callee, ncoroutines, ti)
 	local done = 0
 	local running = true
 	local alive = ncoroutines
@@ -18,7 +20,12 @@ local function run_case(callee, ncoroutines)
 			local i = 0
 			while running do
 				i = i + 1
-				local echoed = skynet.call(callee, "lua", "echo", i)
+				local echoed
+				if ti then
+					echoed = skynet.call_timeout(ti, callee, "lua", "echo", i)
+				else
+					echoed = skynet.call(callee, "lua", "echo", i)
+				end
 				if echoed ~= "echo" then
 					error("bench_call: callee answered " .. tostring(echoed))
 				end
@@ -33,7 +40,7 @@ local function run_case(callee, ncoroutines)
 	local rate, cpu_ns = benchlib.measure(function() return done end)
 	running = false
 	skynet.wait(main)
-	local name = "call_co" .. ncoroutines
+	local name = (ti and "call_timeout_co" or "call_co") .. ncoroutines
 	benchlib.metric(name .. "_calls_per_s", rate, "call/s")
 	benchlib.metric(name .. "_cpu_ns_per_call", cpu_ns, "ns")
 end
@@ -43,6 +50,7 @@ skynet.start(function()
 	local callee = skynet.newservice "bench_callee"
 	for _, n in ipairs { 1, 64 } do
 		run_case(callee, n)
+		run_case(callee, n, 3000)
 	end
 	skynet.call(callee, "lua", "quit")
 	benchlib.finish()

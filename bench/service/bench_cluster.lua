@@ -3,6 +3,7 @@
 -- Waits for the server node (bench_cluster_server.lua, started first by
 -- run.sh) to write its port, then measures against its "@target":
 --   cluster_call_co1 / _co64   cluster.call round trips per second from 1
+--   (cluster_call_timeout_coN: the same with cluster.call_timeout(3000, ...))
 --                              and 64 coroutines (skynet.fork) of this service
 --   cluster_send               cluster.send messages per second, in batches
 --                              of 1,000 each followed by a cluster.call that
@@ -55,16 +56,24 @@ local function loops(ncoroutines, f)
 	return rate, cpu
 end
 
-local function call_case(n)
+-- ti: nil for cluster.call, else cluster.call_timeout(ti, ...) (a deadline
+-- that never fires: its cost is the difference of the two rates)
+local function call_case(n, ti)
 	local i = 0
 	local rate, cpu = loops(n, function()
 		i = i + 1
 		local v = i
-		local r = cluster.call(NODE, TARGET, "echo", v)
+		local r
+		if ti then
+			r = cluster.call_timeout(ti, NODE, TARGET, "echo", v)
+		else
+			r = cluster.call(NODE, TARGET, "echo", v)
+		end
 		if r ~= v then error("bench_cluster: echo answered " .. tostring(r) .. ", not " .. v) end
 	end)
-	benchlib.metric("cluster_call_co" .. n .. "_calls_per_s", rate, "call/s")
-	benchlib.metric("cluster_call_co" .. n .. "_cpu_ns_per_call", cpu, "ns")
+	local name = (ti and "cluster_call_timeout_co" or "cluster_call_co") .. n
+	benchlib.metric(name .. "_calls_per_s", rate, "call/s")
+	benchlib.metric(name .. "_cpu_ns_per_call", cpu, "ns")
 end
 
 local function send_case()
@@ -120,7 +129,9 @@ skynet.start(function()
 	benchlib.guard "cluster"
 	cluster.reload { [NODE] = "127.0.0.1:" .. server_port() }
 	call_case(1)
+	call_case(1, 3000)
 	call_case(64)
+	call_case(64, 3000)
 	send_case()
 	payload_cases()
 	cluster.call(NODE, TARGET, "quit")
