@@ -21,6 +21,11 @@
 --     {badresult = true, err = "mysql: ..."} (no errno); the connection is
 --     closed because its byte stream can no longer be trusted, and the next
 --     command reconnects.
+--   * A command with no answer within opts.query_timeout seconds (default:
+--     the config's call_timeout, else none, as upstream) raises "mysql:
+--     query on host:port: query timed out after N s, connection closed":
+--     the connection is dropped (every command waiting on it fails the
+--     same way) and the next command reconnects.
 --   * A lost connection, a failed (re)connect, a failed login and misuse
 --     (too many arguments, a query longer than max_packet_size) raise an
 --     error whose text starts with "mysql: " and says what failed.
@@ -740,6 +745,20 @@ end
 
 -- db object ---------------------------------------------------------------------------
 
+-- opts.query_timeout (seconds), else the config's call_timeout (cs); nil: none
+local function query_timeout(opts)
+	local t = opts.query_timeout
+	if t == nil then
+		local cs = tonumber(skynet.getenv "call_timeout")
+		t = cs and cs > 0 and cs / 100 or nil
+	elseif type(t) ~= "number" then
+		error("mysql: query_timeout must be a number of seconds", 4)
+	end
+	if t and t > 0 then
+		return t
+	end
+end
+
 local function new_db(opts)
 	local self = setmetatable({
 		host = opts.host,
@@ -753,6 +772,9 @@ local function new_db(opts)
 		server_public_key = opts.server_public_key,
 		packet_no = 0,
 		generation = 0,
+		query_timeout = query_timeout(opts),
+		drops = 0,           -- connections dropped for a timeout
+		drop_reason = nil,   -- the error text of the last one
 		rbuf = "",
 		rpos = 1,
 		rsock = nil,
@@ -799,16 +821,36 @@ end
 
 -- Sends a command and waits for its reader.  Socket failures raise; a
 -- reader that raised (malformed data) gives a badresult.
+-- With a query timeout, a timer drops the connection if the command is
+-- still waiting when it fires (the commands queued behind it fail too: the
+-- replies of one connection come in order).
 local function call(self, what, packet, reader)
 	local ch = self.sockchannel
 	if self.closed then
 		error(channel_failure(self, what), 3)
 	end
+	local ti, drops, waiting = self.query_timeout, self.drops, nil
+	if ti then
+		waiting = true
+		skynet.timeout(math.max(1, math.floor(ti * 100)), function()
+			if waiting and self.drops == drops and not self.closed then
+				self.drops = drops + 1
+				self.drop_reason = strformat("mysql: %s on %s:%s: query timed out after %g s, connection closed",
+					what, self.host, self.port, ti)
+				skynet.error(self.drop_reason)
+				ch:reset()
+			end
+		end)
+	end
 	local ok, res = pcall(ch.request, ch, packet, reader)
+	waiting = false
 	if ok then
 		return res
 	end
 	if res == socketchannel.error then
+		if self.drops ~= drops and self.drop_reason then
+			error(self.drop_reason, 3)
+		end
 		error(channel_failure(self, what), 3)
 	end
 	if type(res) == "string" and (strfind(res, "^mysql: malformed") or strfind(res, "exceeds max_packet_size", 1, true)) then

@@ -25,10 +25,11 @@
 --     tries again.
 --   * connection lost with the command in flight: "redis: 127.0.0.1:6379:
 --     connection lost before the reply (the command may have run)".
---   * no reply for read_timeout seconds (plus the command's own blocking
---     time for BLPOP & co.): the connection is closed, every command
---     waiting on it raises "redis: 127.0.0.1:6379: no reply within N s,
---     connection closed"; the next command reconnects.
+--   * no reply for read_timeout seconds (default: the config's
+--     call_timeout if set, else 10; plus the command's own blocking time
+--     for BLPOP & co.): the connection is closed, every command waiting on
+--     it raises "redis: 127.0.0.1:6379: query timed out: no reply within N
+--     s, connection closed"; the next command reconnects.
 --   * AUTH / SELECT refused: "redis: login to 127.0.0.1:6379 failed: <text>".
 -- A reconnect logs in again: AUTH [username] auth, then SELECT db.
 local skynet = require "skynet"
@@ -203,6 +204,16 @@ local function seconds(v, default)
 	return v
 end
 
+-- The default read timeout: the config's call_timeout (cs) when set, else
+-- DEFAULT_READ_TIMEOUT.
+local function config_read_timeout()
+	local cs = tonumber(skynet.getenv "call_timeout")
+	if cs and cs > 0 then
+		return cs / 100
+	end
+	return DEFAULT_READ_TIMEOUT
+end
+
 local function new_state(conf, what)
 	if type(conf) ~= "table" then
 		error("redis: " .. what .. " needs a conf table {host=, port=, ...}", 3)
@@ -217,7 +228,7 @@ local function new_state(conf, what)
 		username = conf.username,
 		db = conf.db,
 		connect_timeout = seconds(conf.connect_timeout, DEFAULT_CONNECT_TIMEOUT),
-		read_timeout = seconds(conf.read_timeout, DEFAULT_READ_TIMEOUT),
+		read_timeout = seconds(conf.read_timeout, config_read_timeout()),
 		pending = 0,
 		unbounded = 0,
 		extra = 0,
@@ -256,7 +267,7 @@ local function make_check(st)
 			local limit = (st.read_timeout + st.extra) * 100
 			if skynet_now() - st.progress > limit then
 				st.drops = st.drops + 1
-				st.drop_reason = strformat("redis: %s: no reply within %g s, connection closed",
+				st.drop_reason = strformat("redis: %s: query timed out: no reply within %g s, connection closed",
 					st.name, st.read_timeout + st.extra)
 				skynet.error(st.drop_reason)
 				st.progress = skynet_now()

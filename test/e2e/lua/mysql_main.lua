@@ -433,6 +433,39 @@ local function test_restart()
 	db:disconnect()
 end
 
+-- query timeout: a slow query, and a server frozen with SIGSTOP then thawed ---------------------------
+
+local function test_query_timeout()
+	local db = connect { query_timeout = 1 }
+	T.eq("query_timeout: a query shorter than the timeout returns", q(db, "select sleep(0.2) as s")[1].s, 0)
+	local t0 = skynet.now()
+	local ok, err = pcall(db.query, db, "select sleep(5) as s")
+	T.ok("query_timeout: a query longer than the timeout raises 'query timed out'",
+		not ok and tostring(err):find("mysql: query on 127.0.0.1:" .. PORT .. ": query timed out after 1 s, connection closed", 1, true),
+		tostring(err))
+	T.ok("query_timeout: ... after the timeout (" .. (skynet.now() - t0) .. " cs)", skynet.now() - t0 >= 100 and skynet.now() - t0 < 400)
+	T.eq("query_timeout: the next query reconnects and works", q(db, "select 3 as x")[1].x, 3)
+
+	local pidfile = MDB_DIR .. "/pid"
+	T.ok("frozen: stop the server (SIGSTOP)", sh("kill -STOP $(cat " .. pidfile .. ")"))
+	local results = {}
+	for i = 1, 3 do
+		skynet.fork(function()
+			local okq, e = pcall(db.query, db, "select " .. i .. " as x")
+			results[#results + 1] = okq and "answered" or tostring(e)
+		end)
+	end
+	T.waitfor(function() return #results == 3 end, 600)
+	local all = #results == 3
+	for _, r in ipairs(results) do
+		if not r:find("query timed out after 1 s", 1, true) then all = false end
+	end
+	T.ok("frozen: every query waiting on the frozen server raises 'query timed out'", all, results[1])
+	T.ok("frozen: continue the server (SIGCONT)", sh("kill -CONT $(cat " .. pidfile .. ")"))
+	T.eq("frozen: thawed, the next query reconnects and works", q(db, "select 4 as x")[1].x, 4)
+	db:disconnect()
+end
+
 -- caching_sha2_password / sha256_password (scripted server) ----------------------------------------
 
 local function test_sha2(port)
@@ -494,4 +527,5 @@ T.run("mysql_main", function()
 		test_sha2(sha2_port)
 	end
 	test_restart()
+	test_query_timeout()
 end, 24000)
