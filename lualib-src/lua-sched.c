@@ -265,7 +265,9 @@ static void set_proxy(lua_State *L, int S, const char *name, lua_CFunction index
  * and two proxies whose reads and writes go to C (requester address and
  * trace tag of a coroutine).  The modules set hooks in S that C calls:
  * call_fail, trace_event, timer_hook, unknown_request, unknown_response,
- * info_func, fail_responses, close_responses. */
+ * info_func, fail_responses, close_responses; and skynet/response.lua
+ * leaves its tables S.unresponse / S.unresponse_session there, which only
+ * the farewell of a killed service reads (lua-sched-exit.c). */
 static int fill_internal(lua_State *L) {
 	struct sched *s = sched_get(L);
 	push_ref(L, s, R_S);
