@@ -1,89 +1,95 @@
 -- agent: serves one client of the KV database example.  Made by the
--- watchdog, which calls start(conf) with conf = { gate, client = fd,
--- watchdog }; the agent then asks the gate to forward the client's frames
--- to it (PTYPE_CLIENT, session = fd) and answers each request with one
--- response frame written straight to the socket (encoding: kvproto.lua).
--- It also pushes "0 heartbeat" every kv_heartbeat centiseconds (config
--- key, default 500 = 5 s).
+-- watchdog, which calls start(conf) with conf = {gate, client = fd,
+-- watchdog}; from then on the gate forwards the client's frames here as
+-- PTYPE_CLIENT messages (session = fd), each one a packed sproto message
+-- of the schemas in examples/proto.lua (loaded from sprotoloader slots 1
+-- and 2, where protoloader put them).
+--
+-- Requests: handshake -> {msg}; get {what} -> {result} (from SIMPLEDB);
+-- set {what, value} -> (header only); quit -> the watchdog closes the
+-- connection.  Every 5 s the agent pushes a `heartbeat` request (no
+-- session).  Frames to the client are a 2-byte big-endian length then
+-- the packed message, written straight to the socket.
 local skynet = require "skynet"
 local socket = require "skynet.socket"
-local netpack = require "skynet.netpack"
-local queue = require "skynet.queue"
-local kvproto = require "kvproto"
+local sprotoloader = require "sprotoloader"
 
+local C2S, S2C = 1, 2 -- sprotoloader slots (see protoloader.lua)
+-- centiseconds between heartbeats: upstream's 5 s; the config key
+-- kv_heartbeat changes it (the tests use it to see several quickly)
 local HEARTBEAT = math.tointeger(tonumber(skynet.getenv "kv_heartbeat")) or 500
 
 local WATCHDOG
+local host          -- sproto RPC host reading the client's messages
+local send_request  -- builds the requests we push to the client
 local client_fd
-local done = false -- the client quit or misbehaved: ignore what follows
-local cs = queue() -- one request at a time, so answers keep request order
+local gone = false  -- the client is being closed: stop pushing
 
-local function send_package(body)
-	socket.write(client_fd, netpack.pack(body))
-end
-
--- Gives the client up: the watchdog kicks it from the gate and retires us.
-local function hang_up()
-	done = true
-	skynet.send(WATCHDOG, "lua", "close", client_fd)
+local function send_package(pack)
+	socket.write(client_fd, string.pack(">s2", pack))
 end
 
 local REQUEST = {}
 
-function REQUEST.get(key)
-	local value = skynet.call(".SIMPLEDB", "lua", "get", key)
-	if value == nil then
-		return "nil"
-	end
-	return "ok", value
+function REQUEST.handshake()
+	return { msg = "Welcome to skynet, I will send heartbeat every 5 sec." }
 end
 
-function REQUEST.set(key, value)
-	skynet.call(".SIMPLEDB", "lua", "set", key, value)
-	return "ok"
+function REQUEST.get(args)
+	print("get", args.what)
+	local r = skynet.call("SIMPLEDB", "lua", "get", args.what)
+	return { result = r }
+end
+
+function REQUEST.set(args)
+	print("set", args.what, args.value)
+	skynet.call("SIMPLEDB", "lua", "set", args.what, args.value)
 end
 
 function REQUEST.quit()
-	return "bye"
+	gone = true
+	skynet.call(WATCHDOG, "lua", "close", client_fd)
 end
 
-local function request(body)
-	if done then
-		return
-	end
-	local session, cmd, key, value = kvproto.parse_request(body)
-	if not session then
-		local shown = #body > 40 and body:sub(1, 40) .. "..." or body
-		shown = shown:gsub("[^%w%p ]", function(ch) return string.format("\\x%02x", ch:byte()) end)
-		skynet.error(string.format("agent: connection %d sent a bad request (%s: \"%s\"); closing it",
-			client_fd, cmd, shown))
-		hang_up()
-		return
-	end
-	local f = REQUEST[cmd]
-	if not f then
-		send_package(kvproto.response(session, "err", "unknown command " .. cmd))
-		return
-	end
-	local ok, status, text = pcall(f, key, value)
+-- Runs one request; its response (when the client gave a session) goes
+-- back on the socket.  A failing handler is logged, the client gets nothing.
+local function request(name, args, respond)
+	local ok, result = pcall(REQUEST[name], args)
 	if not ok then
-		skynet.error("agent: " .. tostring(status))
-		status, text = "err", "server error"
+		skynet.error(string.format("agent: request %s from connection %d failed: %s", name, client_fd, result))
+		return
 	end
-	send_package(kvproto.response(session, status, text))
-	if cmd == "quit" then
-		hang_up()
+	if respond then
+		send_package(respond(result))
 	end
 end
 
 skynet.register_protocol {
 	name = "client",
 	id = skynet.PTYPE_CLIENT,
-	unpack = skynet.tostring,
-	dispatch = function(fd, _, body)
-		skynet.ignoreret() -- the session is the socket id, not a request to answer
-		if fd == client_fd then
-			cs(request, body)
+	-- a malformed message comes out as ("BAD", reason) instead of raising
+	unpack = function(msg, sz)
+		local r = table.pack(pcall(host.dispatch, host, msg, sz))
+		if not r[1] then
+			return "BAD", r[2]
+		end
+		return table.unpack(r, 2, r.n)
+	end,
+	dispatch = function(fd, _, kind, ...)
+		skynet.ignoreret() -- the session is the socket id, not a call to answer
+		skynet.trace()
+		if fd ~= client_fd or gone then
+			return
+		end
+		if kind == "REQUEST" then
+			request(...)
+		elseif kind == "RESPONSE" then
+			skynet.error("This example doesn't support request client")
+		else
+			skynet.error(string.format("agent: connection %d sent a malformed message (%s); closing it",
+				client_fd, tostring(...)))
+			gone = true
+			skynet.send(WATCHDOG, "lua", "close", client_fd)
 		end
 	end,
 }
@@ -91,21 +97,20 @@ skynet.register_protocol {
 local CMD = {}
 
 function CMD.start(conf)
-	local fd = conf.client
 	WATCHDOG = conf.watchdog
-	client_fd = fd
-	-- forward replies once the gate reads the socket: writable from then on
-	skynet.call(conf.gate, "lua", "forward", fd)
-	send_package(kvproto.push("welcome", "KV database example. Commands: get <key> | set <key> <value> | quit"))
+	host = sprotoloader.load(C2S):host "package"
+	send_request = host:attach(sprotoloader.load(S2C))
+	client_fd = conf.client
 	skynet.fork(function()
 		while true do
 			skynet.sleep(HEARTBEAT)
-			if done then
+			if gone then
 				break
 			end
-			send_package(kvproto.push("heartbeat"))
+			send_package(send_request "heartbeat")
 		end
 	end)
+	skynet.call(conf.gate, "lua", "forward", client_fd)
 end
 
 function CMD.disconnect()

@@ -1,165 +1,118 @@
--- client: interactive client of the KV database example, for the plain
--- Lua 5.4 interpreter (not a skynet service).  From the repository root:
+-- client: the KV database example's client, for the stand-alone Lua 5.4
+-- interpreter (not a skynet service).  From the skynet root:
 --
 --   ./skynet examples/config        (in one terminal)
---   lua examples/client.lua         (in another; optional: host port)
+--   lua examples/client.lua         (in another; lua5.4 works the same)
 --
--- Type one command a line:  get <key>  |  set <key> <value>  |  quit
--- Answers: the value or "(nil)" for get, "OK" for set, "Bye" for quit;
--- messages the server pushes are shown as "[server] ..." (a heartbeat
--- every 5 seconds).  The wire encoding is described in examples/kvproto.lua.
--- Uses luaclib/client.so (client.socket), found next to this script.
+-- It connects to 127.0.0.1:8888 (or `lua examples/client.lua HOST PORT`),
+-- sends `handshake` and `set {what="hello", value="world"}`, then turns
+-- each line typed on stdin into a request: `quit` sends quit (the server
+-- then closes the connection, and the client stops with "Server closed"),
+-- any other line L sends `get {what=L}`.  It prints `Request:	<session>`
+-- for each request sent and every message received: `RESPONSE	<session>`
+-- or `REQUEST	<name>` (the server's heartbeat, every 5 s), then one
+-- `key	value` line per field.
+--
+-- Wire: sproto messages (schemas: examples/proto.lua), each framed by a
+-- 2-byte big-endian length.  Modules: client.socket (luaclib/client.so),
+-- sproto and sprotoparser (lualib/), sproto.core (luaclib/sproto.so),
+-- found relative to this file, so any working directory will do.
 local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-package.cpath = dir .. "/../luaclib/?.so;" .. package.cpath
-package.path = dir .. "/?.lua;" .. package.path
+package.cpath = dir .. "/../luaclib/?.so"
+package.path = dir .. "/../lualib/?.lua;" .. dir .. "/?.lua"
 
 if _VERSION ~= "Lua 5.4" then
 	error "Use lua 5.4"
 end
 
 local socket = require "client.socket"
-local kvproto = require "kvproto"
+local proto = require "proto"
+local sproto = require "sproto"
 
-local host = arg[1] or "127.0.0.1"
-local port = math.tointeger(tonumber(arg[2] or "8888")) or error("bad port " .. tostring(arg[2]))
-local USAGE = "commands: get <key> | set <key> <value> | quit"
+local host = sproto.new(proto.s2c):host "package"
+local request = host:attach(sproto.new(proto.c2s))
 
-io.stdout:setvbuf "line"
+io.stdout:setvbuf "line" -- show each line as it comes, even into a pipe
 
-local ok, fd = pcall(socket.connect, host, port)
-if not ok then
-	io.stderr:write(tostring(fd), "\n")
-	os.exit(1)
-end
-print(string.format("connected to %s:%d; %s", host, port, USAGE))
+local fd = socket.connect(arg[1] or "127.0.0.1", math.tointeger(tonumber(arg[2] or "8888")) or 8888)
 
-local last = ""     -- received bytes not yet a whole frame
 local session = 0
-local pending = {}  -- session -> command waiting for its answer
-local npending = 0
-local quitting = false
+local waiting = 0      -- requests sent whose response has not come yet
+local last = ""        -- received bytes that are not a whole frame yet
 
-local function finish(code)
-	socket.close(fd)
-	os.exit(code)
+local function send_request(name, args)
+	session = session + 1
+	socket.send(fd, string.pack(">s2", request(name, args, session)))
+	waiting = waiting + 1
+	print("Request:", session)
 end
 
-local function on_frame(body)
-	local s, status, text = kvproto.parse_response(body)
-	if s == nil then
-		print("[server] (unreadable message) " .. body)
-		return
-	end
-	if s == 0 then
-		if status == "welcome" then
-			print("[server] " .. (text or ""))
-		else
-			print("[server] " .. status .. (text and " " .. text or ""))
+local function print_fields(args)
+	if args then
+		for k, v in pairs(args) do
+			print(k, v)
 		end
-		return
-	end
-	local cmd = pending[s]
-	if cmd then
-		pending[s] = nil
-		npending = npending - 1
-	end
-	if status == "ok" then
-		print(cmd == "get" and (text or "") or "OK")
-	elseif status == "nil" then
-		print("(nil)")
-	elseif status == "bye" then
-		print("Bye")
-		finish(0)
-	else
-		print("ERROR: " .. (text or status))
 	end
 end
 
--- Reads whatever arrived and handles every whole frame in it.
+local function print_package(kind, ...)
+	if kind == "REQUEST" then
+		local name, args = ...
+		print("REQUEST", name)
+		print_fields(args)
+	else
+		local s, args = ...
+		waiting = waiting - 1
+		print("RESPONSE", s)
+		print_fields(args)
+	end
+end
+
+-- Prints every whole frame received so far.
 local function dispatch_package()
 	while true do
-		local ok, data = pcall(socket.recv, fd)
-		if not ok then
-			print("connection lost: " .. tostring(data))
-			finish(1)
-		end
-		if data == nil then
+		local data = socket.recv(fd)
+		if not data then
 			return
 		end
 		if data == "" then
-			print("connection closed by the server")
-			finish(quitting and 0 or 1)
+			error "Server closed"
 		end
 		last = last .. data
 		while #last >= 2 do
 			local len = string.unpack(">I2", last)
-			if #last < len + 2 then
+			if #last < 2 + len then
 				break
 			end
-			on_frame(last:sub(3, len + 2))
-			last = last:sub(len + 3)
+			print_package(host:dispatch(last:sub(3, 2 + len)))
+			last = last:sub(3 + len)
 		end
 	end
 end
 
-local function send_request(cmd, key, value)
-	local body = kvproto.request(session + 1, cmd, key, value)
-	if #body > kvproto.MAXPACKET then
-		print(string.format("too long: the server accepts requests of at most %d bytes", kvproto.MAXPACKET))
-		return
-	end
-	session = session + 1
-	pending[session] = cmd
-	npending = npending + 1
-	local ok, err = pcall(socket.send, fd, string.pack(">s2", body))
-	if not ok then
-		print("connection lost: " .. tostring(err))
-		finish(1)
-	end
-end
+send_request("handshake")
+send_request("set", { what = "hello", value = "world" })
 
--- One line typed by the user.
-local function command(line)
-	local cmd, rest = line:match("^%s*(%S+)%s*(.-)%s*$")
-	if not cmd then
-		return -- empty line
-	end
-	cmd = cmd:lower()
-	if cmd == "get" then
-		if rest == "" or rest:find("%s") then
-			print("usage: get <key>")
-			return
-		end
-		send_request("get", rest)
-	elseif cmd == "set" then
-		local key, value = rest:match("^(%S+)%s+(.*)$")
-		if not key then
-			print("usage: set <key> <value>")
-			return
-		end
-		send_request("set", key, value)
-	elseif cmd == "quit" or cmd == "exit" then
-		quitting = true
-		send_request("quit")
-	else
-		print(string.format("unknown command '%s' (%s)", cmd, USAGE))
-	end
-end
-
-local stdin_done_at
+local stdin_open = true
 while true do
 	dispatch_package()
-	local line = socket.readstdin()
+	local line = stdin_open and socket.readstdin()
 	if line then
-		command(line)
-	elseif line == false then
-		-- end of input: wait (at most 5 s) for the answers still due
-		stdin_done_at = stdin_done_at or os.time()
-		if (npending == 0 and not quitting) or os.time() - stdin_done_at > 5 then
-			finish(0)
+		if line == "quit" then
+			send_request("quit")
+		else
+			send_request("get", { what = line })
 		end
-		socket.usleep(5000)
 	else
-		socket.usleep(5000)
+		if line == false then
+			-- stdin has ended: stop once every request has its answer
+			-- (after `quit` none comes: the server closes first)
+			stdin_open = false
+		end
+		if not stdin_open and waiting <= 0 then
+			socket.close(fd)
+			break
+		end
+		socket.usleep(100)
 	end
 end

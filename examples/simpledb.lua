@@ -1,8 +1,13 @@
--- simpledb: the key/value store of the KV database example, registered as
--- ".SIMPLEDB".  Lua commands (case-insensitive): GET(key) -> value or nil;
--- SET(key, value) -> the previous value or nil.  Values live in memory.
+-- simpledb: the key/value store of the KV database example, an in-memory
+-- table registered under the global name SIMPLEDB (harbor mode: any node
+-- of the network can call it).  Lua commands, case-insensitive:
+--   GET key          -> the value, or nil
+--   SET key value    -> the previous value, or nil
+--   PING str         (send only) logs "<sender> ping <str>"
 local skynet = require "skynet"
 require "skynet.manager" -- skynet.register
+
+local PING_SHOWN = 20 -- longer ping strings are logged cut, with their length
 
 local db = {}
 
@@ -18,13 +23,29 @@ function command.SET(key, value)
 	return last
 end
 
+local function ping(source, str)
+	str = tostring(str)
+	if #str > PING_SHOWN then
+		str = string.format("%s...(%d)", str:sub(1, PING_SHOWN), #str)
+	end
+	skynet.error(string.format("%s ping %s", skynet.address(source), str))
+end
+
 skynet.start(function()
-	skynet.dispatch("lua", function(_, _, cmd, ...)
-		local f = command[string.upper(tostring(cmd))]
+	skynet.dispatch("lua", function(session, source, cmd, ...)
+		cmd = string.upper(tostring(cmd))
+		if cmd == "PING" then
+			if session ~= 0 then
+				error("simpledb: PING is sent, not called")
+			end
+			ping(source, ...)
+			return
+		end
+		local f = command[cmd]
 		if not f then
-			error(string.format("simpledb: unknown command %s", tostring(cmd)))
+			error(string.format("Unknown command %s", cmd))
 		end
 		skynet.ret(skynet.pack(f(...)))
 	end)
-	skynet.register ".SIMPLEDB"
+	skynet.register "SIMPLEDB"
 end)

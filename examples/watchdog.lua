@@ -1,8 +1,10 @@
 -- watchdog: owns the gate of the KV database example and one agent per
--- client.  Lua commands: start(conf) -> ip, port (opens the gate with conf);
--- close(fd) (an agent gives up its client).  It receives the gate's
--- notifications ("socket", "open"/"close"/"error"/"warning"/"data", ...).
--- The gate logs bad connections itself, so the watchdog stays quiet.
+-- client.
+--   Lua commands: start(conf) -> ip, port (opens the gate with conf);
+--                 close(fd) (an agent's client asked to quit).
+--   Gate notifications ("socket", event, ...): open, close, error, warning.
+-- An agent is retired by kicking its connection at the gate, then sending
+-- it "disconnect" (it exits).
 local skynet = require "skynet"
 
 local CMD = {}
@@ -22,6 +24,7 @@ local function close_agent(fd)
 end
 
 function SOCKET.open(fd, addr)
+	skynet.error("New client from : " .. addr)
 	agent[fd] = false
 	local a = skynet.newservice("agent")
 	if agent[fd] ~= false then
@@ -30,22 +33,29 @@ function SOCKET.open(fd, addr)
 		return
 	end
 	agent[fd] = a
-	local ok = pcall(skynet.call, a, "lua", "start", { gate = gate, client = fd, watchdog = skynet.self(), addr = addr })
-	if not ok and agent[fd] == a then
-		close_agent(fd)
+	local ok, err = pcall(skynet.call, a, "lua", "start", { gate = gate, client = fd, watchdog = skynet.self() })
+	if not ok then
+		skynet.error(string.format("watchdog: agent %s could not start on connection %d: %s",
+			skynet.address(a), fd, tostring(err)))
+		if agent[fd] == a then
+			close_agent(fd)
+		end
 	end
 end
 
 function SOCKET.close(fd)
+	print("socket close", fd)
 	close_agent(fd)
 end
 
 function SOCKET.error(fd, msg)
-	-- logged by the gate; the "close" that always follows cleans up
+	print("socket error", fd, msg)
+	close_agent(fd)
 end
 
 function SOCKET.warning(fd, size)
-	-- size K bytes have not been sent to fd yet: nothing to do here
+	-- size K bytes are waiting to be sent to fd
+	print("socket warning", fd, size)
 end
 
 function SOCKET.data(fd, msg)
@@ -63,11 +73,11 @@ end
 skynet.start(function()
 	skynet.dispatch("lua", function(session, source, cmd, subcmd, ...)
 		if cmd == "socket" then
+			-- notifications are sent, never called: no reply
 			local f = SOCKET[subcmd]
 			if f then
 				f(...)
 			end
-			-- socket notifications are sent, never called: no reply
 		else
 			local f = CMD[cmd]
 			if not f then
