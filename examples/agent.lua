@@ -15,9 +15,7 @@ local socket = require "skynet.socket"
 local sprotoloader = require "sprotoloader"
 
 local C2S, S2C = 1, 2 -- sprotoloader slots (see protoloader.lua)
--- centiseconds between heartbeats: upstream's 5 s; the config key
--- kv_heartbeat changes it (the tests use it to see several quickly)
-local HEARTBEAT = math.tointeger(tonumber(skynet.getenv "kv_heartbeat")) or 500
+local HEARTBEAT = 500 -- centiseconds between heartbeats (the handshake says 5 sec)
 
 local WATCHDOG
 local host          -- sproto RPC host reading the client's messages
