@@ -2,7 +2,7 @@
 """Clients that never read, for test/e2e/test_backpressure.sh.
 
     flood_client.py kv PORT SECONDS
-        Pipelines KV `get` requests (examples/kvproto.lua, 2-byte framed) at
+        Pipelines KV `get` requests (sproto, framed: kv_sproto.py) at
         127.0.0.1:PORT for SECONDS without reading a byte of the answers,
         then closes.  Prints `sent <bytes> <requests>`.
     flood_client.py echo PORT SECONDS MAXBYTES
@@ -14,10 +14,13 @@
 Sends block at most 0.2 s each (the server may stop reading: that is the
 point), so the client ends on time whatever the server does.
 """
+import os
 import socket
-import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kv_sproto  # noqa: E402
 
 
 def kv(port, seconds):
@@ -25,9 +28,7 @@ def kv(port, seconds):
     s.settimeout(0.2)
     # One batch of 1000 requests, sent again and again: sessions repeat,
     # which the server does not mind (it answers each one).
-    batch = b"".join(
-        struct.pack(">H", len(body)) + body
-        for body in (("%d get key%d" % (i + 1, i % 7)).encode() for i in range(1000)))
+    batch = b"".join(kv_sproto.get(i + 1, b"key%d" % (i % 7)) for i in range(1000))
     sent = 0
     end = time.time() + seconds
     view = memoryview(batch)
