@@ -34,7 +34,8 @@ local request = host:attach(sproto.new(proto.c2s))
 
 io.stdout:setvbuf "line" -- show each line as it comes, even into a pipe
 
-local fd = socket.connect(arg[1] or "127.0.0.1", math.tointeger(tonumber(arg[2] or "8888")) or 8888)
+local port = math.tointeger(tonumber(arg[2] or "8888")) or error("not a port number: " .. arg[2])
+local fd = socket.connect(arg[1] or "127.0.0.1", port)
 
 local session = 0
 local waiting = 0      -- requests sent whose response has not come yet
