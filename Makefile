@@ -40,7 +40,8 @@ CSERVICES := $(patsubst service-src/service_%.c,cservice/%.so,$(wildcard service
 # luaclib/bson.so, luaclib/sproto.so (sproto.core) and luaclib/client.so
 # stand alone.
 SPROTO_SRC := $(wildcard lualib-src/lua-sproto*.c)
-SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c lualib-src/lua-bson.c $(SPROTO_SRC),$(wildcard lualib-src/lua-*.c))
+# sharetree.c is the store under skynet.sharetable.core and skynet.sharedata.core.
+SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c lualib-src/lua-bson.c $(SPROTO_SRC),$(wildcard lualib-src/lua-*.c)) lualib-src/sharetree.c
 LUACLIBS := luaclib/skynet.so luaclib/client.so luaclib/bson.so luaclib/sproto.so
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)

@@ -23,7 +23,9 @@ end
 local function check(func)
 	local info = debug.getinfo(func, "u")
 	local upname = debug.getupvalue(func, 1)
-	if info.nups > 1 or (info.nups == 1 and upname ~= "_ENV") then
+	-- code cached without debug information (the framework's own library)
+	-- has no upvalue names: its one upvalue is taken to be _ENV
+	if info.nups > 1 or (info.nups == 1 and upname ~= "_ENV" and upname ~= "(no name)") then
 		error("service.new: mainfunc must have _ENV as its only upvalue", 3)
 	end
 end
