@@ -51,6 +51,13 @@ int skynet_isremote(struct skynet_context *, uint32_t handle, int *harbor);
 void skynet_callback(struct skynet_context *context, void *ud, skynet_cb cb);
 uint32_t skynet_current_handle(void);
 uint64_t skynet_now(void);
+
+/* For a protocol whose payload owns more than its own bytes (multicast's
+ * shared packages): `release` is called with a message of that type that
+ * is dropped unread (its destination exited with it queued), before the
+ * payload itself is freed.  Set once, before any such message is sent. */
+typedef void (*skynet_drop_cb)(void *msg, size_t sz);
+void skynet_drop_hook(int type, skynet_drop_cb release);
 void skynet_debug_memory(const char *info);
 
 #endif

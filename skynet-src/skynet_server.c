@@ -109,17 +109,34 @@ static void drop_init(struct drop_t *d, struct message_queue *q, uint32_t handle
 	d->why = skynet_exit_text(skynet_mq_exit_reason(q));
 }
 
+/* skynet_drop_hook's table, per protocol type (the low byte).  Written by
+ * a module's luaopen, read by whichever thread drops a message. */
+static _Atomic(skynet_drop_cb) drop_hooks[256];
+
+void skynet_drop_hook(int type, skynet_drop_cb release) {
+	atomic_store(&drop_hooks[type & 0xff], release);
+}
+
+/* Releases what an unread payload owns, then the payload. */
+static void free_unread(void *data, int type, size_t sz) {
+	skynet_drop_cb release = atomic_load_explicit(&drop_hooks[type & 0xff], memory_order_acquire);
+	if (release && data)
+		release(data, sz);
+	skynet_free(data);
+}
+
 /* A message left in a dead service's mailbox: tell the sender it failed,
  * saying why.  A request fails its own session; a response or an error
  * (whose session belongs to the dead service, not to the sender) tells
  * the sender only that the service is dead (session 0), so it cannot fail
- * an unrelated call of the sender that has the same session number. */
+ * an unrelated call of the sender that has the same session number.  A
+ * multicast tells nobody: its session is a channel id nobody waits on. */
 static void drop_message(struct skynet_message *msg, void *ud) {
 	struct drop_t *d = ud;
-	skynet_free(msg->data);
-	if (msg->source == 0)
-		return;
 	int type = (int)(msg->sz >> MESSAGE_TYPE_SHIFT);
+	free_unread(msg->data, type, msg->sz & MESSAGE_TYPE_MASK);
+	if (msg->source == 0 || type == PTYPE_MULTICAST)
+		return;
 	int session = (type == PTYPE_RESPONSE || type == PTYPE_ERROR) ? 0 : msg->session;
 	skynet_send(NULL, d->handle, msg->source, PTYPE_ERROR, session, (void *)d->why, strlen(d->why));
 }
@@ -309,7 +326,8 @@ static void dispatch_message(struct skynet_context *ctx, struct skynet_message *
 	}
 	int reserve_msg;
 	if (ctx->cb == NULL) {
-		reserve_msg = 0;
+		free_unread(msg->data, type, sz);
+		return;
 	} else if (ctx->profile) {
 		ctx->cpu_start = skynet_hpc() / 1000;
 		reserve_msg = ctx->cb(ctx, ctx->cb_ud, type, msg->session, msg->source, msg->data, sz);
