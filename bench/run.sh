@@ -2,6 +2,7 @@
 # bench/run.sh -- run the benchmark scenarios against this tree's ./skynet.
 #
 #   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster harbor mysql redis sproto
+#                                multicast sharedata
 #   bench/run.sh send call       only these
 #
 # stdout: one metric a line, `name value unit`.  stderr: progress, problems.
@@ -24,7 +25,7 @@ BENCH=$ROOT/bench
 SECS=${BENCH_SECONDS:-3}
 THREADS=${BENCH_THREADS:-2}
 WARMUP=0.5
-ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster harbor mysql redis sproto"
+ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster harbor mysql redis sproto multicast sharedata"
 
 log() { echo "bench: $*" >&2; }
 
@@ -291,6 +292,14 @@ for scenario in "$@"; do
 		sproto)
 			# four CPU-bound windows in one service
 			run_node sproto bench_sproto "$(ceil "4 * ($WARMUP + $SECS) + 12")"
+			;;
+		multicast)
+			run_node multicast bench_multicast "$(ceil "$WARMUP + $SECS + 20")"
+			;;
+		sharedata)
+			# sharetable (the default library), then sharedata
+			run_node sharedata bench_sharedata 40
+			run_node sharedata_sd bench_sharedata 60 bench_share_impl=sharedata
 			;;
 		exit)
 			run_node exit_idle bench_exit 15 bench_case=idle && report_exit exit_idle_ms exit_idle

@@ -65,7 +65,8 @@ static int matrix_run(lua_State *M) {
 		return lua_error(M);
 	lua_replace(M, 1);
 	lua_call(M, lua_gettop(M) - 1, 1);
-	lua_gc(M, LUA_GCCOLLECT, 0);
+	/* no full collection (upstream compacts its kept state): M is closed
+	 * as soon as the data is in C */
 	struct stree_doc *doc = stree_build(M, 1, STREE_MODE_SHARETABLE);
 	lua_pushlightuserdata(M, doc);
 	return 1;
