@@ -163,13 +163,17 @@ function CMD.DEL(source, c)
 	end
 end
 
--- from another node's multicastd
+-- from another node's multicastd; its address is remembered here, so
+-- that forwarding a publish never waits for the datacenter (a publish
+-- from another node that waited could overtake the one before it)
 function CMD.SUBR(source, c)
 	local nodes = owned[c]
 	if nodes == nil then
 		return true
 	end
-	nodes[skynet.harbor(source)] = true
+	local h = skynet.harbor(source)
+	rawset(node_address, h, source)
+	nodes[h] = true
 end
 
 function CMD.USUBR(source, c)

@@ -70,7 +70,7 @@ function ROLE.owner()
 	local ok = waitfor(function() return all((from_harbor(subs, 2)), MSGS) end, 30)
 	local counts, ordered = from_harbor(subs, 2)
 	check("multicast: node 2's messages reach the owner's 10 subscribers", ok, table.concat(counts, ","))
-	check("multicast: in order, with every value, from node 2's publisher", ordered)
+	check("multicast: in order, with every value, from node 2's publisher", ordered, "out of order or values lost")
 	for seq = 1, MSGS do
 		chan:publish(seq, "a", nil, true)
 	end
@@ -95,7 +95,7 @@ function ROLE.remote()
 	local counts, ordered = from_harbor(subs, 2)
 	check("multicast: a publish on node 2 comes back through the owner to node 2's subscribers", ok,
 		table.concat(counts, ","))
-	check("multicast: in order, source preserved across nodes", ordered)
+	check("multicast: in order, source preserved across nodes", ordered, "out of order or values lost")
 	ok = waitfor(function() return all((from_harbor(subs, 1)), MSGS) end, 30)
 	counts = from_harbor(subs, 1)
 	check("multicast: the owner's messages reach node 2's subscribers", ok, table.concat(counts, ","))
