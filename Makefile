@@ -37,12 +37,15 @@ CORE_HDR := $(wildcard skynet-src/*.h)
 CSERVICES := $(patsubst service-src/service_%.c,cservice/%.so,$(wildcard service-src/service_*.c))
 
 # luaclib/skynet.so bundles skynet.core and its sibling modules;
-# luaclib/bson.so, luaclib/sproto.so (sproto.core) and luaclib/client.so
-# stand alone.
+# luaclib/bson.so, luaclib/sproto.so (sproto.core), luaclib/md5.so
+# (md5.core) and luaclib/client.so stand alone.
 SPROTO_SRC := $(wildcard lualib-src/lua-sproto*.c)
 # sharetree.c is the store under skynet.sharetable.core and skynet.sharedata.core.
-SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c lualib-src/lua-bson.c $(SPROTO_SRC),$(wildcard lualib-src/lua-*.c)) lualib-src/sharetree.c
-LUACLIBS := luaclib/skynet.so luaclib/client.so luaclib/bson.so luaclib/sproto.so
+SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c lualib-src/lua-bson.c lualib-src/lua-md5.c $(SPROTO_SRC),$(wildcard lualib-src/lua-*.c)) lualib-src/sharetree.c lualib-src/crypt_des.c
+LUACLIBS := luaclib/skynet.so luaclib/client.so luaclib/bson.so luaclib/sproto.so luaclib/md5.so
+
+# skynet.crypt, client.crypt and md5 take SHA-1, HMAC and MD5 from OpenSSL.
+CRYPTO_LIBS := -lcrypto
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,build/unit/%,$(UNIT_SRC))
@@ -78,12 +81,19 @@ cservice/%.so: service-src/service_%.c $(CORE_HDR) $(wildcard service-src/*.h lu
 	$(CC) $(ALL_CFLAGS) $(SHARED) -Iservice-src -o $@ $<
 
 luaclib/skynet.so: $(SKYNET_LUACLIB_SRC) $(wildcard lualib-src/*.h) $(CORE_HDR) | luaclib
-	$(CC) $(ALL_CFLAGS) $(SHARED) -Ilualib-src -o $@ $(SKYNET_LUACLIB_SRC)
+	$(CC) $(ALL_CFLAGS) $(SHARED) -Ilualib-src -o $@ $(SKYNET_LUACLIB_SRC) $(CRYPTO_LIBS)
 
-# client.socket for the stand-alone lua5.4 interpreter: no skynet core, no
-# liblua (the interpreter exports the Lua API), no sanitizer runtime.
-luaclib/client.so: lualib-src/lua-client.c | luaclib
-	$(CC) $(filter-out -fsanitize=%,$(ALL_CFLAGS)) -fPIC -shared -o $@ $<
+# client.socket and client.crypt for the stand-alone lua5.4 interpreter: no
+# skynet core, no liblua (the interpreter exports the Lua API), no sanitizer
+# runtime.
+CLIENT_SRC := lualib-src/lua-client.c lualib-src/lua-crypt.c lualib-src/crypt_des.c
+luaclib/client.so: $(CLIENT_SRC) lualib-src/crypt_des.h | luaclib
+	$(CC) $(filter-out -fsanitize=%,$(ALL_CFLAGS)) -fPIC -shared -Ilualib-src -o $@ $(CLIENT_SRC) $(CRYPTO_LIBS)
+
+# md5.core under lualib/md5.lua, its own .so as upstream (require "md5.core"
+# looks for luaclib/md5.so).
+luaclib/md5.so: lualib-src/lua-md5.c | luaclib
+	$(CC) $(ALL_CFLAGS) $(SHARED) -o $@ $< $(CRYPTO_LIBS)
 
 # bson is its own module (require "bson"), as upstream: no skynet symbols,
 # so the stand-alone lua5.4 interpreter can load it too.
