@@ -123,8 +123,8 @@ static int lrandomkey(lua_State *L) {
 	uint8_t x = 0;
 	for (int i = 0; i < 8; i++)
 		x ^= k[i];
-	if (x == 0)
-		k[0] |= 1;
+	if (x == 0) /* flip (upstream sets) the low bit: the XOR, so the key, is never 0 */
+		k[0] ^= 1;
 	lua_pushlstring(L, (const char *)k, 8);
 	return 1;
 }
