@@ -19,7 +19,7 @@
 --
 -- Not available in this build, and said so by the commands concerned:
 -- jemalloc statistics (jmem, profactive, dumpheap), per-service C memory
--- (cmem prints the Lua heaps instead), snax, the remote debugger (debug).
+-- (cmem prints the Lua heaps instead), the remote debugger (debug).
 
 local skynet = require "skynet"
 local socket = require "skynet.socket"
@@ -229,13 +229,10 @@ command("log", "log name args...: launch a Lua service and log its messages (log
 		return started(addr, (...))
 	end)
 
-command("snax", "snax name args...: launch a snax service (not available)", function(_, name, ...)
-	local ok, snax = pcall(require, "skynet.snax")
+command("snax", "snax name args...: launch a snax service (args go to its init)", function(_, name, ...)
+	local snax = require "skynet.snax"
+	local ok, obj = pcall(snax.newservice, name, ...)
 	if not ok then
-		error("snax is not available on this node (no skynet.snax module)", 0)
-	end
-	local ok2, obj = pcall(snax.newservice, name, ...)
-	if not ok2 then
 		return "Failed"
 	end
 	return { [skynet.address(obj.handle)] = name }

@@ -179,8 +179,22 @@ function cluster.proxy(node, name)
 	return skynet.call(clusterd, "lua", "proxy", node, name)
 end
 
+-- cluster.snax(node, name [, address]): a snax object for a snax service
+-- on another node; without address, that node's unique instance of
+-- `name` (waits until it exists there).  The service file must be
+-- readable here too (for the method ids), and the remote service must call
+-- snax.enablecluster() (requests arrive there as "lua").
 function cluster.snax(node, name, address)
-	error("cluster.snax: snax is not available in this build", 2)
+	local snax = require "skynet.snax"
+	if not address then
+		local addr, err = cluster.call(node, ".service", "QUERY", "snaxd", name)
+		if addr == nil then
+			error(string.format("cluster.snax: %s has no snax service %s: %s", node, name, tostring(err)), 2)
+		end
+		address = addr
+	end
+	local handle = skynet.call(clusterd, "lua", "proxy", node, address)
+	return snax.bind(handle, name)
 end
 
 -- cluster.register(name [, addr]): make addr reachable as "@name"

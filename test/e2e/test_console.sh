@@ -33,7 +33,7 @@ took() { sed -n "s/^# TIME $1 //p" "$2" | head -1; }
 # ============================================================ node A
 LOG=$W/node.log
 write_config "$W/a.config" console_main "console_port = \"$PORT\"" "console_netport = \"$NPORT\"" \
-	"logpath = \"$W\""
+	"logpath = \"$W\"" "snax = \"$ROOT/test/lua/?.lua\""
 ./skynet "$W/a.config" > "$LOG" 2>&1 &
 pid=$!
 E2E_PIDS+=("$pid")
@@ -190,8 +190,10 @@ for _ in $(seq 1 20); do
 done
 lacks "console: exit makes the service leave (gone from list)" "$W/list2.out" "^$LEAVER	"
 
-con "snax pingserver" "debug .probe" jmem profactive dumpheap > "$W/missing.out"
-has "console: snax says snax is not available" "$W/missing.out" "^snax is not available"
+con "snax snax_ping" "snax nosuch_snax" > "$W/snax.out"
+has "console: snax launches a snax service, printing ':addr<TAB>name'" "$W/snax.out" "^:[0-9a-f]{8}	snax_ping$"
+has "console: snax of a missing service file prints Failed" "$W/snax.out" "^Failed$"
+con "debug .probe" jmem profactive dumpheap > "$W/missing.out"
 has "console: debug says the debugger cannot attach" "$W/missing.out" "^Debugger attach failed"
 has "console: jmem says there is no jemalloc" "$W/missing.out" "^jemalloc is not linked"
 expect "console: profactive/dumpheap say heap profiling needs jemalloc" \
