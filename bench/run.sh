@@ -2,7 +2,7 @@
 # bench/run.sh -- run the benchmark scenarios against this tree's ./skynet.
 #
 #   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster harbor mysql redis sproto
-#                                multicast sharedata
+#                                multicast sharedata snax login
 #   bench/run.sh send call       only these
 #
 # stdout: one metric a line, `name value unit`.  stderr: progress, problems.
@@ -25,7 +25,7 @@ BENCH=$ROOT/bench
 SECS=${BENCH_SECONDS:-3}
 THREADS=${BENCH_THREADS:-2}
 WARMUP=0.5
-ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster harbor mysql redis sproto multicast sharedata"
+ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster harbor mysql redis sproto multicast sharedata snax login"
 
 log() { echo "bench: $*" >&2; }
 
@@ -207,6 +207,44 @@ run_net() {
 }
 cluster_bound=$(ceil "7 * ($WARMUP + $SECS + 1) + 15")
 
+# The login example (examples/login) on free ports, driven by
+# bench/login_driver.lua on the stand-alone lua5.4 with 1 and 16 clients
+# logging in again and again; the node is stopped afterwards.
+run_login() {
+	local dir=$WORK/login lp gp n npid c
+	if ! command -v lua5.4 >/dev/null; then
+		log "login: skipped: lua5.4 is not installed"
+		return 0
+	fi
+	lp=$("$NETLOAD" --free-port) && gp=$("$NETLOAD" --free-port) || return 1
+	mkdir -p "$dir"
+	cat >"$dir/config" <<CONF
+include "$ROOT/examples/login/config"
+thread = $THREADS
+login_port = $lp
+gate_port = $gp
+CONF
+	log "login: starting the login example (ports $lp, $gp)"
+	(cd "$ROOT" && exec timeout -k 3 "$(ceil "2 * ($WARMUP + $SECS) + 30")" ./skynet "$dir/config" \
+		>"$dir/node.log" 2>&1) &
+	npid=$!
+	n=200
+	while ! grep -q "Listen on" "$dir/node.log" 2>/dev/null && [ "$n" -gt 0 ]; do
+		sleep 0.05
+		n=$((n - 1))
+	done
+	for c in 1 16; do
+		timeout "$(ceil "$WARMUP + $SECS + 15")" lua5.4 "$BENCH/login_driver.lua" "$ROOT" 127.0.0.1 "$lp" "$gp" \
+			"$c" "$SECS" "$WARMUP" "login_c$c" || { log "login: the $c-client driver failed"; FAILED="$FAILED login"; }
+	done
+	kill "$npid" 2>/dev/null
+	wait "$npid" 2>/dev/null
+	if grep -qE 'Segmentation|stack traceback' "$dir/node.log"; then
+		log "login: node log has errors, first: $(grep -m1 -E 'Segmentation|stack traceback' "$dir/node.log")"
+		FAILED="$FAILED login"
+	fi
+}
+
 for scenario in "$@"; do
 	case $scenario in
 		boot)
@@ -300,6 +338,12 @@ for scenario in "$@"; do
 			# sharetable (the default library), then sharedata
 			run_node sharedata bench_sharedata 40
 			run_node sharedata_sd bench_sharedata 60 bench_share_impl=sharedata
+			;;
+		snax)
+			run_node snax bench_snax "$case_bound" snax="$BENCH/service/?.lua"
+			;;
+		login)
+			run_login
 			;;
 		exit)
 			run_node exit_idle bench_exit 15 bench_case=idle && report_exit exit_idle_ms exit_idle
