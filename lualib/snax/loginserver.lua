@@ -100,7 +100,9 @@ local function slave(conf)
 	-- nil, why (the socket is gone: write nothing).
 	local function auth(fd, addr)
 		skynet.error(format("connect from %s (fd = %d)", addr, fd))
-		socket.start(fd)
+		if not socket.start(fd) then
+			return nil, "socket error" -- gone before we could read it
+		end
 		socket.limit(fd, RECV_LIMIT)
 		local done = false
 		if timeout then
