@@ -1,6 +1,6 @@
 /*
  * crypt_des.h -- single DES (FIPS 46-3) on one 8-byte block, for
- * skynet.crypt's desencode/desdecode (api-snax-crypt-login.md §2.1).
+ * skynet.crypt's desencode/desdecode.
  *
  * Written here rather than taken from libcrypto: OpenSSL 3 offers single
  * DES through EVP only with the legacy provider, which a system may lack,

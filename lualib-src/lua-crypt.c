@@ -2,7 +2,7 @@
  * lua-crypt.c -- `skynet.crypt` (in luaclib/skynet.so) and `client.crypt`
  * (the same functions in luaclib/client.so, for the stand-alone lua5.4
  * interpreter): the primitives of upstream's login protocol
- * (api-snax-crypt-login.md §2).
+ * (upstream's set, byte for byte).
  *
  *   hashkey(s)               8 bytes: two 32-bit string hashes
  *   randomkey()              8 random bytes (getrandom), XOR of all != 0
@@ -10,7 +10,7 @@
  *   hexencode(s) / hexdecode(s)
  *   hmac64(x, y) / hmac64_md5(x, y) / hmac_hash(key, text)
  *   dhexchange(x) / dhsecret(y, x)    64-bit Diffie-Hellman, P = 2^64-59
- *   base64encode(s) / base64decode(s) (lenient decoder, §2.2)
+ *   base64encode(s) / base64decode(s) (lenient decoder, below)
  *   sha1(s) / hmac_sha1(key, text)    (libcrypto)
  *   xor_str(s, k)
  *   padding = { iso7816_4 = 0, pkcs7 = 1 }
@@ -416,7 +416,7 @@ static int b64value(int c) {
 }
 
 /*
- * Upstream's lenient decoder, rule for rule (§2.2): groups of 4
+ * Upstream's lenient decoder, rule for rule: groups of 4
  * significant characters, other bytes skipped; any byte left after a
  * group starts a new one, whose missing characters count as '='.  A group
  * may end in one or two '=' (with the unused low bits zero), never more,

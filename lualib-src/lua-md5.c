@@ -1,6 +1,6 @@
 /*
  * lua-md5.c -- `md5.core` (luaclib/md5.so), under lualib/md5.lua
- * (api-snax-crypt-login.md §3).  No skynet symbols, so the stand-alone
+ * (upstream's md5 module).  No skynet symbols, so the stand-alone
  * interpreter can load it too.
  *
  *   sum(s)                    16-byte MD5

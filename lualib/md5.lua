@@ -1,4 +1,4 @@
--- md5.lua -- `require "md5"` (api-snax-crypt-login.md §3), over the C
+-- md5.lua -- `require "md5"` (as upstream), over the C
 -- module md5.core (luaclib/md5.so).
 --   md5.sum(s)             16-byte binary digest
 --   md5.sumhexa(s)         the same as 32 lowercase hex characters

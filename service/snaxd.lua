@@ -1,4 +1,4 @@
--- snaxd -- the host of one snax service (api-snax-crypt-login.md §1.7).
+-- snaxd -- the host of one snax service.
 -- Launched as `snaxd <name>`: loads the service file <name> (config key
 -- `snax`, or the loader file named by `snax_loader`) with this service's
 -- globals as its environment, then serves PTYPE_SNAX messages

@@ -1,5 +1,5 @@
 -- skynet/snax.lua -- `require "skynet.snax"`: start, find and talk to snax
--- services (api-snax-crypt-login.md §1.4, §1.5).
+-- services.
 --
 -- A snax object is { type, handle, post, req }: obj.post.x(...) sends
 -- PTYPE_SNAX `skynet.pack(id, ...)` to the accept method x, obj.req.x(...)

@@ -1,5 +1,5 @@
 -- snax/hotfix.lua -- applies a patch to the methods of the running snax
--- service (api-snax-crypt-login.md §1.8).  Loaded only by snaxd.
+-- service.  Loaded only by snaxd.
 --
 --   hotfix(methods, source, ...) -> true, results... | false, error
 --

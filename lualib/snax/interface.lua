@@ -1,5 +1,5 @@
 -- snax/interface.lua -- loads a snax service file and lists its methods
--- (api-snax-crypt-login.md §1.2, §1.3).
+-- (the service file conventions and method ids of upstream).
 --
 --   interface(name, G [, loader]) -> methods, pattern
 --

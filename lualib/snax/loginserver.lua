@@ -1,4 +1,4 @@
--- snax.loginserver -- upstream's login server (api-snax-crypt-login.md §4).
+-- snax.loginserver -- upstream's login server, wire-compatible.
 --
 --   local login = require "snax.loginserver"
 --   login(conf)          -- the calling file becomes the login service

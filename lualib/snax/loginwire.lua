@@ -1,5 +1,5 @@
 -- snax/loginwire.lua -- the wire formats of snax.loginserver and
--- snax.msgserver (api-snax-crypt-login.md §4.1, §5.2, §5.3), as pure
+-- snax.msgserver (upstream's, byte for byte), as pure
 -- functions: no sockets, no services.  None of them raises on anything a
 -- client sends: bad input gives nil and the reason.  fuzz/fuzz_loginwire.c
 -- feeds them arbitrary bytes.

@@ -1,5 +1,5 @@
 -- snax.msgserver -- upstream's game gate framework over snax.gateserver
--- (api-snax-crypt-login.md §5).  All traffic is netpack frames (2-byte
+-- (wire-compatible).  All traffic is netpack frames (2-byte
 -- big-endian length).
 --
 --   msgserver.username(uid, subid, servername) / msgserver.userid(username)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# test_login.sh -- the login example (examples/login, spec §6) with its
+# test_login.sh -- the login example (examples/login) with its
 # real client on Debian's lua5.4: the client's output and the node's log
-# follow the spec's recorded session; then clients that lie at every step
+# follow upstream's recorded session; then clients that lie at every step
 # of the login and gate protocols (test/e2e/lua/login_liar.lua) get the
-# spec's error codes or are dropped, and honest clients are still served.
+# upstream's error codes or are dropped, and honest clients are still served.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster_lib.sh" # free_ports
 
@@ -25,7 +25,7 @@ if ! wait_for "$LOG" "Listen on" 15; then
 fi
 pass "login: node starts (login server and gate listening)"
 
-# --- the real client: the spec's transcript --------------------------------
+# --- the real client: upstream's transcript --------------------------------
 run_client() {
 	timeout 20 lua5.4 examples/login/client.lua 127.0.0.1 "$LP" "$GP" < /dev/null > "$1" 2>&1
 }

@@ -1,6 +1,6 @@
 -- test_crypt.lua -- skynet.crypt, client.crypt and md5 inside a node:
--- every vector of spec/api-snax-crypt-login.md §2.3, §2.2 (base64 rules),
--- §3 (md5) and §6.2 (the login example's worked vector), every error
+-- every vector of upstream's crypt (captured from it), the base64 rules,
+-- md5 and the login example's worked vector, every error
 -- path, round trips on random inputs, and upstream's test/testcrypt.lua
 -- and test/testsha.lua checks.
 local crypt = require "skynet.crypt"
@@ -103,7 +103,7 @@ local function vectors()
 	T.eq("vector: md5._DESCRIPTION", md5._DESCRIPTION, "Basic cryptographic facilities")
 end
 
--- §2.2, rule by rule.
+-- The lenient base64 decoder, rule by rule.
 local function base64_rules()
 	local good = {
 		["Zm 9v\nYg=="] = "foob", ["Zm9vYg"] = "foob", ["Zm9vYg="] = "foob", ["Zg"] = "f", [" Zm9v"] = "foo",
@@ -172,7 +172,7 @@ local function randbytes(n)
 	return table.concat(t)
 end
 
--- Reference hashkey written from the spec's text, in Lua.
+-- Reference hashkey written from its definition, in Lua.
 local function hashkey_ref(s)
 	local h1, h2 = 5381, 1315423911
 	for i = 1, #s do
@@ -231,32 +231,32 @@ local function roundtrips()
 	T.eq("randomkey: 200 keys are distinct", distinct, 200)
 end
 
--- The deterministic login vector of §6.2, end to end with both sides.
+-- The deterministic login vector of login vector, end to end with both sides.
 local function login_vector()
 	local challenge = unhex "0102030405060708"
-	T.eq("§6.2: challenge line", crypt.base64encode(challenge), "AQIDBAUGBwg=")
+	T.eq("login vector: challenge line", crypt.base64encode(challenge), "AQIDBAUGBwg=")
 	local ckey, skey = "clientk1", "serverk1"
 	local cpub, spub = crypt.dhexchange(ckey), crypt.dhexchange(skey)
-	T.eq("§6.2: client public", hex(cpub), "8b4288d1aea4ab2f")
-	T.eq("§6.2: client public line", crypt.base64encode(cpub), "i0KI0a6kqy8=")
-	T.eq("§6.2: server public line", crypt.base64encode(spub), "2I4C89s88DI=")
+	T.eq("login vector: client public", hex(cpub), "8b4288d1aea4ab2f")
+	T.eq("login vector: client public line", crypt.base64encode(cpub), "i0KI0a6kqy8=")
+	T.eq("login vector: server public line", crypt.base64encode(spub), "2I4C89s88DI=")
 	local secret = crypt.dhsecret(spub, ckey)
-	T.eq("§6.2: secret (client side)", hex(secret), "a02b6d0a0955c21b")
-	T.eq("§6.2: secret (server side)", hex(crypt.dhsecret(cpub, skey)), "a02b6d0a0955c21b")
-	T.eq("§6.2: challenge hmac", crypt.base64encode(crypt.hmac64(challenge, secret)), "KQhCvISl/ic=")
+	T.eq("login vector: secret (client side)", hex(secret), "a02b6d0a0955c21b")
+	T.eq("login vector: secret (server side)", hex(crypt.dhsecret(cpub, skey)), "a02b6d0a0955c21b")
+	T.eq("login vector: challenge hmac", crypt.base64encode(crypt.hmac64(challenge, secret)), "KQhCvISl/ic=")
 	local etoken = crypt.desencode(secret, "aGVsbG8=@c2FtcGxl:cGFzc3dvcmQ=")
-	T.eq("§6.2: DES token", hex(etoken), "780f798ad65fbe43d26f8ec86c911acbac75a3898adab5e9029d72a0a773f0e3")
-	T.eq("§6.2: DES token line", crypt.base64encode(etoken), "eA95itZfvkPSb47IbJEay6x1o4mK2rXpAp1yoKdz8OM=")
-	T.eq("§6.2: hashkey of handshake text", hex(crypt.hashkey "aGVsbG8=@c2FtcGxl#MQ==:1"), "97c9f15b0bef6f13")
-	T.eq("§6.2: handshake hmac", crypt.base64encode(crypt.hmac_hash(secret, "aGVsbG8=@c2FtcGxl#MQ==:1")), "tUqql1bhiZ4=")
-	-- §6.1's recorded run.
+	T.eq("login vector: DES token", hex(etoken), "780f798ad65fbe43d26f8ec86c911acbac75a3898adab5e9029d72a0a773f0e3")
+	T.eq("login vector: DES token line", crypt.base64encode(etoken), "eA95itZfvkPSb47IbJEay6x1o4mK2rXpAp1yoKdz8OM=")
+	T.eq("login vector: hashkey of handshake text", hex(crypt.hashkey "aGVsbG8=@c2FtcGxl#MQ==:1"), "97c9f15b0bef6f13")
+	T.eq("login vector: handshake hmac", crypt.base64encode(crypt.hmac_hash(secret, "aGVsbG8=@c2FtcGxl#MQ==:1")), "tUqql1bhiZ4=")
+	-- recorded run's recorded run.
 	local s1 = unhex "5c9fc1d9e95804f7"
-	T.eq("§6.1: recorded challenge hmac", crypt.base64encode(crypt.hmac64(crypt.base64decode "fGxyzWefOSA=", s1)),
+	T.eq("recorded run: recorded challenge hmac", crypt.base64encode(crypt.hmac64(crypt.base64decode "fGxyzWefOSA=", s1)),
 		"vKbbpU9yk5A=")
-	T.eq("§6.1: recorded token", crypt.desdecode(s1, crypt.base64decode "pmpUnWhVTjJN5oEaPafnRACx3uhdM2Vmhw3b/vOB4C4="),
+	T.eq("recorded run: recorded token", crypt.desdecode(s1, crypt.base64decode "pmpUnWhVTjJN5oEaPafnRACx3uhdM2Vmhw3b/vOB4C4="),
 		"aGVsbG8=@c2FtcGxl:cGFzc3dvcmQ=")
-	T.eq("§6.1: recorded handshake 1", crypt.base64encode(crypt.hmac_hash(s1, "aGVsbG8=@c2FtcGxl#MQ==:1")), "8b4ZO2RXjYo=")
-	T.eq("§6.1: recorded handshake 2", crypt.base64encode(crypt.hmac_hash(s1, "aGVsbG8=@c2FtcGxl#MQ==:2")), "Kh9ncMV201w=")
+	T.eq("recorded run: recorded handshake 1", crypt.base64encode(crypt.hmac_hash(s1, "aGVsbG8=@c2FtcGxl#MQ==:1")), "8b4ZO2RXjYo=")
+	T.eq("recorded run: recorded handshake 2", crypt.base64encode(crypt.hmac_hash(s1, "aGVsbG8=@c2FtcGxl#MQ==:2")), "Kh9ncMV201w=")
 end
 
 -- upstream test/testcrypt.lua and test/testsha.lua, as checks.

@@ -1,4 +1,4 @@
--- test_snax.lua -- skynet.snax and snaxd (api-snax-crypt-login.md §1):
+-- test_snax.lua -- skynet.snax and snaxd:
 -- every API function, the method ids, the PTYPE_SNAX bytes, the init /
 -- exit / hotfix / profile system methods and their error paths, hot fixes
 -- that keep upvalues, the interface-loading errors, snax_interface_g and
@@ -102,7 +102,7 @@ local function basics()
 	obj.post.unblock "t1"
 	T.ok("the blocked method answers after its wakeup", T.waitfor(function() return got ~= nil end) and
 		got == "unblocked t1")
-	-- the bytes on the wire (§1.6)
+	-- the bytes on the wire
 	local msg, sz = skynet.rawcall(obj.handle, "snax", skynet.pack(5, "foobar"))
 	T.eq("PTYPE_SNAX reply to ping('foobar') is 34 666f6f626172",
 		skynet.tostring(msg, sz), "\x34foobar")

@@ -30,15 +30,15 @@ check("sha1(abc)", hex(crypt.sha1 "abc"), "a9993e364706816aba3e25717850c26c9cd0d
 check("hmac_sha1(Jefe)", hex(crypt.hmac_sha1("Jefe", "what do ya want for nothing?")),
 	"effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")
 check("base64decode lenient", crypt.base64decode "Zm 9v\nYg==", "foob")
--- §6.2, the client's side of the login example
+-- login vector, the client's side of the login example
 local cpub = crypt.dhexchange "clientk1"
 local secret = crypt.dhsecret(crypt.base64decode "2I4C89s88DI=", "clientk1")
-check("§6.2 client public", crypt.base64encode(cpub), "i0KI0a6kqy8=")
-check("§6.2 secret", hex(secret), "a02b6d0a0955c21b")
-check("§6.2 challenge hmac", crypt.base64encode(crypt.hmac64(crypt.base64decode "AQIDBAUGBwg=", secret)), "KQhCvISl/ic=")
-check("§6.2 token", crypt.base64encode(crypt.desencode(secret, "aGVsbG8=@c2FtcGxl:cGFzc3dvcmQ=")),
+check("login vector client public", crypt.base64encode(cpub), "i0KI0a6kqy8=")
+check("login vector secret", hex(secret), "a02b6d0a0955c21b")
+check("login vector challenge hmac", crypt.base64encode(crypt.hmac64(crypt.base64decode "AQIDBAUGBwg=", secret)), "KQhCvISl/ic=")
+check("login vector token", crypt.base64encode(crypt.desencode(secret, "aGVsbG8=@c2FtcGxl:cGFzc3dvcmQ=")),
 	"eA95itZfvkPSb47IbJEay6x1o4mK2rXpAp1yoKdz8OM=")
-check("§6.2 handshake hmac", crypt.base64encode(crypt.hmac_hash(secret, "aGVsbG8=@c2FtcGxl#MQ==:1")), "tUqql1bhiZ4=")
+check("login vector handshake hmac", crypt.base64encode(crypt.hmac_hash(secret, "aGVsbG8=@c2FtcGxl#MQ==:1")), "tUqql1bhiZ4=")
 local e1 = select(2, pcall(crypt.desencode, "short", "x"))
 check("error: DES key size", e1, "Invalid key size 5, need 8 bytes")
 local e2 = select(2, pcall(crypt.hexencode, {}))

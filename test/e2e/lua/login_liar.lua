@@ -249,7 +249,7 @@ local function gate_liars()
 	c9:close()
 end
 
--- Concurrent logins of one user (§6.3): later ones kick earlier sessions;
+-- Concurrent logins of one user: later ones kick earlier sessions;
 -- one inside login_handler makes the others 406.
 local function concurrent()
 	local conns = {}
