@@ -46,8 +46,11 @@ end
 
 -- address arguments ---------------------------------------------------------
 
--- ":0000000a" as given; ".name" by local name; "a" / "0a" as hex in this
--- node's harbor.  Returns the numeric handle.
+-- ":0000000a" / ":a" as given; ".name" by local name; "a" / "0a" as hex in
+-- this node's harbor.  Returns the numeric handle.  A handle is 1 to 8 hex
+-- digits and not 0: a longer word (`99999999999999999999999`, which
+-- tonumber would wrap around) or stray characters are refused rather than
+-- turned into some other service's handle.
 local function parse_address(s)
 	if s == nil then
 		error("Need an address")
@@ -57,9 +60,9 @@ local function parse_address(s)
 		return skynet.localname(s) or error("Not a valid name")
 	end
 	local hex = (c == ":") and s:sub(2) or s
-	local n = hex:match("^%x+$") and tonumber(hex, 16)
-	if not n or n == 0 or n > 0xffffffff then
-		error("Need an address")
+	local n = #hex <= 8 and hex:match("^%x+$") and tonumber(hex, 16)
+	if not n or n == 0 then
+		error(format("bad address '%s' (want :<1-8 hex digits>, <1-8 hex digits> or .name): Need an address", s), 0)
 	end
 	if c ~= ":" then
 		n = n | (skynet.harbor(skynet.self()) << 24)
@@ -67,14 +70,27 @@ local function parse_address(s)
 	return n
 end
 
--- As parse_address, and the service must exist (core.alive: a live
--- handle in this node; a remote one counts as alive).
-local function live_address(s)
+-- As parse_address, and the service must exist (core.alive).  A handle of
+-- another harbor counts as alive (only its node knows; with no such node
+-- the harbor service fails the call with "no such node"), unless `here`:
+-- commands that act on this node's services (kill, exit, logon, logoff,
+-- signal) refuse it.
+local function live_address(s, here)
 	local addr = parse_address(s)
+	local harbor, own = addr >> 24, skynet.harbor(skynet.self())
+	if harbor ~= own and here then
+		error(format("%s is not a service of this node (harbor %d; this node is harbor %d)",
+			skynet.address(addr), harbor, own), 0)
+	end
 	if not core.alive(addr) then
 		error(format("%s: no such service (it exited or never existed)", skynet.address(addr)))
 	end
 	return addr
+end
+
+-- the address of a service of this node
+local function local_address(s)
+	return live_address(s, true)
 end
 
 -- skynet.call(addr, typename, ...) with a timeout: returns the results,
@@ -187,12 +203,12 @@ command("dumpheap", "Dump a jemalloc heap profile (not available)", function()
 end)
 
 command("kill", "kill address: kill a service", function(_, address)
-	local addr = live_address(address)
+	local addr = local_address(address)
 	return launcher("KILL", addr)
 end)
 
 command("exit", "exit address: ask a service to exit (skynet.exit)", function(_, address)
-	local addr = live_address(address)
+	local addr = local_address(address)
 	if not skynet.send(addr, "debug", "EXIT") then
 		error(format("%s: no such service", skynet.address(addr)))
 	end
@@ -243,16 +259,16 @@ command("service", "List unique services (SERVICE)", function()
 end)
 
 command("logon", "logon address: log the messages of a service to logpath", function(_, address)
-	core.command("LOGON", skynet.address(live_address(address)))
+	core.command("LOGON", skynet.address(local_address(address)))
 end)
 
 command("logoff", "logoff address: stop logging the messages of a service", function(_, address)
-	core.command("LOGOFF", skynet.address(live_address(address)))
+	core.command("LOGOFF", skynet.address(local_address(address)))
 end)
 
 command("signal", "signal address [sig]: 0 interrupts the Lua code running, 1 logs its memory",
 	function(_, address, sig)
-		local addr = live_address(address)
+		local addr = local_address(address)
 		sig = sig and (tonumber(sig) or error("signal must be a number: " .. sig)) or 0
 		core.command("SIGNAL", format("%s %d", skynet.address(addr), sig))
 	end)

@@ -269,6 +269,33 @@ fi
 has "console: logs '<peer> connected'" "$LOG" "^\[$CONSOLE\] 127\.0\.0\.1:[0-9]+ connected$"
 has "console: logs '<peer> disconnect'" "$LOG" "^\[$CONSOLE\] 127\.0\.0\.1:[0-9]+ disconnect$"
 
+# --- issue #10: one command must not kill or misuse the console ------------
+# raw HTTP POST to the console: post BODY [HEADER...] (Host is 127.0.0.1)
+post() {
+	local body=$1 h="" x
+	shift
+	for x in "$@"; do h="$h$x\\r\\n"; done
+	con --timeout 20 --raw "POST / HTTP/1.1\\r\\nHost: 127.0.0.1:$PORT\\r\\n${h}Content-Length: ${#body}\\r\\n\\r\\n$body"
+}
+OKPOST="X-Skynet-Console: 1"
+
+# (3) handles are parsed strictly; the well-formed forms still work
+short=":$(printf %x $((16#${PROBE#:})))"
+bare=$(printf %x $((16#${PROBE#:})))
+con "kill 99999999999999999999999" "kill :zz" "kill :123456789" "info :0" "info abc" "kill :ff000001" \
+	"ping $PROBE" "ping $short" "ping $bare" "ping .probe" > "$W/addr.out"
+for a in 99999999999999999999999 :zz :123456789 :0; do
+	has "address: '$a' is refused as not an address" "$W/addr.out" \
+		"^bad address '$a' \(want :<1-8 hex digits>, <1-8 hex digits> or \.name\): Need an address$"
+done
+has "address: 'info abc' is hex :00000abc, which does not exist" "$W/addr.out" ":00000abc: no such service \(it exited or never existed\)$"
+has "address: a handle of another harbor is refused" "$W/addr.out" \
+	"^:ff000001 is not a service of this node \(harbor 255; this node is harbor 0\)$"
+expect "address: 6 errors, then $PROBE, $short, $bare and .probe all reach the service" \
+	bash -c "[ \$(grep -c '^<CMD Error>\$' '$W/addr.out') -eq 6 ] && [ \$(grep -c '^<CMD OK>\$' '$W/addr.out') -eq 4 ]"
+con --timeout 10 --raw 'GET /info/:zz HTTP/1.1\r\n\r\n' > "$W/addrh.out"
+has "address: over HTTP too" "$W/addrh.out" "^bad address ':zz' "
+
 # --- a stuck service does not block the console (last: it keeps a worker busy)
 con --timeout 30 'call .spin "spin"' > "$W/spin.out" &
 spinpid=$!
