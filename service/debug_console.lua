@@ -125,6 +125,63 @@ local function launcher(...)
 	return skynet.call(".launcher", "lua", ...)
 end
 
+-- system services -------------------------------------------------------------
+
+-- The node's own services: without one of them newservice, names, logging,
+-- the datacenter or this console stop working for everybody, so kill and
+-- exit (and dbgcmd EXIT) refuse them.  Found by their registered names; the
+-- ones that have none by launch order (bootstrap.lua, skynet_start.c): the
+-- C start creates the logger and then the bootstrap service, bootstrap
+-- launches cmaster (harbor mode, standalone) right before .cslave, and
+-- .cslave's first act is to launch the C harbor service.
+local datacenter_addr -- DATACENTER's handle, once known
+
+local function datacenter()
+	if datacenter_addr == nil then
+		-- a global name: .cslave answers at once for a registered one
+		local ok, addr = pcall(query, ".cslave", "lua", "QUERYNAME", "DATACENTER")
+		if ok and math.type(addr) == "integer" then
+			datacenter_addr = addr
+		end
+	end
+	return datacenter_addr
+end
+
+-- the role of addr (a handle of this node) if it is a system service
+local function system_role(addr)
+	if addr == skynet.self() then
+		return "this debug console"
+	end
+	local logger = skynet.localname(".logger")
+	local cslave = skynet.localname(".cslave")
+	-- harbor mode: the node with `standalone` launches cmaster just before
+	local master = cslave and skynet.harbor(skynet.self()) ~= 0 and skynet.getenv("standalone") and cslave - 1
+	local roles = {
+		{ master, "the harbor master (cmaster)" },
+		{ logger, "the logger" },
+		{ logger and logger + 1, "the bootstrap service" },
+		{ skynet.localname(".launcher"), "the launcher" },
+		{ cslave, "the harbor service (.cslave)" },
+		{ cslave and cslave + 1, "the C harbor service" },
+		{ skynet.localname(".service"), "the service manager (.service)" },
+		{ datacenter(), "the datacenter (DATACENTER)" },
+	}
+	for _, r in ipairs(roles) do
+		if r[1] == addr then
+			return r[2]
+		end
+	end
+end
+
+-- raises "<cmd> :addr refused: ..." when addr is a system service
+local function refuse_system(cmd, addr)
+	local role = system_role(addr)
+	if role then
+		error(format("%s %s refused: %s is a system service", cmd, skynet.address(addr), role), 0)
+	end
+end
+
+
 -- "300" -> 300; "0" or negative -> nil (wait forever); absent -> default
 local function timeout_arg(ti)
 	if ti == nil then
@@ -204,11 +261,13 @@ end)
 
 command("kill", "kill address: kill a service", function(_, address)
 	local addr = local_address(address)
+	refuse_system("kill", addr)
 	return launcher("KILL", addr)
 end)
 
 command("exit", "exit address: ask a service to exit (skynet.exit)", function(_, address)
 	local addr = local_address(address)
+	refuse_system("exit", addr)
 	if not skynet.send(addr, "debug", "EXIT") then
 		error(format("%s: no such service", skynet.address(addr)))
 	end
@@ -312,6 +371,9 @@ command("dbgcmd", "dbgcmd address CMD args...: any debug-protocol command", func
 	local addr = live_address(address)
 	if cmd == nil then
 		error("dbgcmd needs a debug command (MEM, STAT, TASK, INFO, PING, ...)")
+	end
+	if cmd == "EXIT" then
+		refuse_system("dbgcmd EXIT", local_address(address))
 	end
 	local r = table.pack(query(addr, "debug", cmd, ...))
 	for i = 2, r.n do -- extra results are printed first, one line each

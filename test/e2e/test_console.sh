@@ -296,6 +296,30 @@ expect "address: 6 errors, then $PROBE, $short, $bare and .probe all reach the s
 con --timeout 10 --raw 'GET /info/:zz HTTP/1.1\r\n\r\n' > "$W/addrh.out"
 has "address: over HTTP too" "$W/addrh.out" "^bad address ':zz' "
 
+# (2) the node's system services cannot be killed or told to exit
+DCENTER=$(addr_of datacenterd)
+CSLAVE=$(addr_of cdummy)
+CHARBOR=$(printf ':%08x' $((16#${CSLAVE#:} + 1)))
+con "kill :00000003" "kill .launcher" "exit .launcher" "kill .service" "exit .cslave" "kill $CHARBOR" \
+	"kill .logger" "exit $DCENTER" "kill $CONSOLE" "exit $CONSOLE" "dbgcmd .launcher EXIT" \
+	"start console_probe after_refusals" "ping .probe" > "$W/sys.out"
+post "kill .service" "$OKPOST" > "$W/sysh.out"
+has "system: 'kill :00000003' refused: the launcher" "$W/sys.out" "^kill :00000003 refused: the launcher is a system service$"
+expect "system: kill :00000003, kill/exit .launcher and dbgcmd .launcher EXIT refused (4)" \
+	test "$(grep -c 'refused: the launcher is a system service$' "$W/sys.out")" -eq 4
+has "system: the service manager" "$W/sys.out" "^kill :[0-9a-f]{8} refused: the service manager \(\.service\) is a system service$"
+has "system: the harbor service" "$W/sys.out" "^exit $CSLAVE refused: the harbor service \(\.cslave\) is a system service$"
+has "system: the C harbor service ($CHARBOR)" "$W/sys.out" "^kill $CHARBOR refused: the C harbor service is a system service$"
+has "system: the logger" "$W/sys.out" "^kill :[0-9a-f]{8} refused: the logger is a system service$"
+has "system: the datacenter" "$W/sys.out" "^exit $DCENTER refused: the datacenter \(DATACENTER\) is a system service$"
+has "system: the console itself (kill)" "$W/sys.out" "^kill $CONSOLE refused: this debug console is a system service$"
+has "system: the console itself (exit)" "$W/sys.out" "^exit $CONSOLE refused: this debug console is a system service$"
+has "system: dbgcmd EXIT is refused as well" "$W/sys.out" "^dbgcmd EXIT :00000003 refused: the launcher is a system service$"
+has "system: newservice still works afterwards" "$W/sys.out" "^:[0-9a-f]{8}	console_probe$"
+expect "system: 11 refusals, then start and ping answer" \
+	bash -c "[ \$(grep -c '^<CMD Error>\$' '$W/sys.out') -eq 11 ] && [ \$(grep -c '^<CMD OK>\$' '$W/sys.out') -eq 2 ]"
+has "system: over HTTP too" "$W/sysh.out" "^kill :[0-9a-f]{8} refused: the service manager \(\.service\) is a system service$"
+
 # --- a stuck service does not block the console (last: it keeps a worker busy)
 con --timeout 30 'call .spin "spin"' > "$W/spin.out" &
 spinpid=$!
@@ -315,6 +339,39 @@ con "ping .spin" > "$W/spinping.out"
 has "stuck: the interrupted service answers again" "$W/spinping.out" "<CMD OK>"
 expect "console: node still running" kill -0 "$pid"
 lacks "console: the console service never raised" "$LOG" "^\[$CONSOLE\] .*(lua call|console session)"
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null || true
+
+# ============================================================ node H: harbor mode
+# system services and handles of other harbors with harbor = 3 (standalone:
+# this node also runs the master, cmaster)
+LOGH=$W/harbor.log
+PORT=$(free_port); MPORT=$(free_port); APORT=$(free_port)
+write_config "$W/h.config" console_main "console_port = \"$PORT\"" "master = \"127.0.0.1:$MPORT\"" \
+	"address = \"127.0.0.1:$APORT\"" "standalone = \"127.0.0.1:$MPORT\""
+sed -i 's/^harbor = 0$/harbor = 3/' "$W/h.config"
+./skynet "$W/h.config" > "$LOGH" 2>&1 &
+pid=$!
+E2E_PIDS+=("$pid")
+if wait_for "$LOGH" "console_main: ready" 30; then
+	con list > "$W/hlist.out"
+	HMASTER=$(grep -E '	snlua cmaster$' "$W/hlist.out" | cut -f1)
+	HSLAVE=$(grep -E '	snlua cslave$' "$W/hlist.out" | cut -f1)
+	HPROBE=$(grep -E '	snlua console_probe probe$' "$W/hlist.out" | cut -f1)
+	HCHARBOR=$(printf ':%08x' $((16#${HSLAVE#:} + 1)))
+	con "kill $HMASTER" "exit $HSLAVE" "kill $HCHARBOR" "kill :01000005" "logon :01000005" "ping ${HPROBE#:03}" \
+		'call .probe "echo", 7' > "$W/harbor.out"
+	has "harbor mode: the master (cmaster) is refused" "$W/harbor.out" \
+		"^kill $HMASTER refused: the harbor master \(cmaster\) is a system service$"
+	has "harbor mode: .cslave is refused" "$W/harbor.out" "^exit $HSLAVE refused: the harbor service \(\.cslave\) is a system service$"
+	has "harbor mode: the C harbor service is refused" "$W/harbor.out" "^kill $HCHARBOR refused: the C harbor service is a system service$"
+	expect "harbor mode: kill/logon of another harbor's handle are refused (2)" \
+		test "$(grep -c '^:01000005 is not a service of this node (harbor 1; this node is harbor 3)$' "$W/harbor.out")" -eq 2
+	has "harbor mode: a bare hex handle gets this node's harbor byte" "$W/harbor.out" "^[0-9]+$"
+	has "harbor mode: call evaluates and answers" "$W/harbor.out" "^1	7$"
+else
+	fail "harbor mode: node starts" "$(tail -5 "$LOGH" | tr '\n' '|')"
+fi
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null || true
 
