@@ -15,7 +15,10 @@
 -- to one service carries a timeout (QUERY_TIMEOUT; `stat`/`mem`/`gc` take
 -- theirs as an argument), so a stuck service shows up as "not answering"
 -- and never blocks the console.  Per-node tables (list, stat, mem) come
--- from the launcher, which asks all services concurrently.
+-- from the launcher, which asks all services concurrently.  The console
+-- runs no typed code itself: `call` expressions are evaluated, bounded in
+-- time and memory, by debug_console_eval.  kill/exit refuse the node's
+-- system services (system_role).
 --
 -- Not available in this build, and said so by the commands concerned:
 -- jemalloc statistics (jmem, profactive, dumpheap), per-service C memory
@@ -29,6 +32,9 @@ local format = string.format
 
 -- centiseconds a single service gets to answer a console question
 local QUERY_TIMEOUT = 500
+-- centiseconds the evaluator of `call` gets (it stops an expression after
+-- 1 s by itself; past this it is taken as wedged and replaced)
+local EVAL_TIMEOUT = 500
 -- default timeout of stat/mem/gc, as upstream
 local LIST_TIMEOUT = 300
 -- an HTTP request header block larger than this is refused
@@ -93,12 +99,12 @@ local function local_address(s)
 	return live_address(s, true)
 end
 
--- skynet.call(addr, typename, ...) with a timeout: returns the results,
--- or raises the call's error or a message saying the service did not
--- answer.  The call runs in a forked coroutine; after a timeout it stays
--- parked until the late reply (or the service's death) ends it, which
--- costs one idle coroutine per unanswered question.
-local function query(addr, typename, ...)
+-- skynet.call(addr, typename, ...) with a timeout of ti centiseconds:
+-- returns the results, or raises the call's error or a message saying the
+-- service did not answer.  The call runs in a forked coroutine; after a
+-- timeout it stays parked until the late reply (or the service's death)
+-- ends it, which costs one idle coroutine per unanswered question.
+local function query_within(ti, addr, typename, ...)
 	local co = coroutine.running()
 	local waiting, result = true, nil
 	local function finish(r)
@@ -111,14 +117,18 @@ local function query(addr, typename, ...)
 	skynet.fork(function()
 		finish(table.pack(pcall(skynet.call, addr, typename, table.unpack(args, 1, args.n))))
 	end)
-	skynet.timeout(QUERY_TIMEOUT, function() finish(false) end)
+	skynet.timeout(ti, function() finish(false) end)
 	skynet.wait(co)
 	if not result then
-		error(format("%s is not answering (no reply in %d s)", skynet.address(addr), QUERY_TIMEOUT // 100), 0)
+		error(format("%s is not answering (no reply in %g s)", skynet.address(addr), ti / 100), 0)
 	elseif not result[1] then
 		error(tostring(result[2]), 0)
 	end
 	return table.unpack(result, 2, result.n)
+end
+
+local function query(addr, typename, ...)
+	return query_within(QUERY_TIMEOUT, addr, typename, ...)
 end
 
 local function launcher(...)
@@ -418,23 +428,67 @@ command("debug", "debug address: interactive remote debugger (not available)", f
 	error("Debugger attach failed (the remote debugger is not available on this node)", 0)
 end)
 
+-- The service that evaluates `call` expressions (debug_console_eval.lua:
+-- time, memory and C-call bounds).  Started with the console, so that it
+-- is listed from the beginning; started again on the next use if it was
+-- killed or replaced.  While one connection starts it, the others wait
+-- for the same one.
+local evaluator
+local evaluator_waiting -- coroutines waiting while it starts, or nil
+
+local function get_evaluator()
+	if evaluator and core.alive(evaluator) then
+		return evaluator
+	end
+	if evaluator_waiting then
+		local co = coroutine.running()
+		evaluator_waiting[#evaluator_waiting + 1] = co
+		skynet.wait(co)
+		return evaluator or error("call: the expression evaluator could not be started", 0)
+	end
+	evaluator, evaluator_waiting = nil, {}
+	local ok, addr = pcall(skynet.newservice, "debug_console_eval", skynet.address(skynet.self()))
+	evaluator = ok and addr or nil
+	local waiting = evaluator_waiting
+	evaluator_waiting = nil
+	for _, co in ipairs(waiting) do
+		skynet.wakeup(co)
+	end
+	if not ok then
+		error("call: the expression evaluator could not be started: " .. tostring(addr), 0)
+	end
+	return evaluator
+end
+
+-- The values of the expression list `source`, as a packed table.
+local function evaluate(source)
+	local eval = get_evaluator()
+	local r = table.pack(pcall(query_within, EVAL_TIMEOUT, eval, "lua", source))
+	if not r[1] then
+		-- wedged (or killed): replace it, the next call starts another
+		if evaluator == eval then
+			evaluator = nil
+			pcall(launcher, "KILL", eval)
+		end
+		error(format("call: the expression evaluator %s failed and was replaced: %s",
+			skynet.address(eval), tostring(r[2])), 0)
+	end
+	if not r[2] then
+		error(r[3], 0)
+	end
+	return table.pack(table.unpack(r, 4, 3 + r[3]))
+end
+
 -- `call address expr`: the rest of the line is a Lua expression list
--- evaluated in an empty environment.
+-- evaluated in an empty environment, in the evaluator service.
 command("call", "call address expr...: skynet.call(address, \"lua\", expr...)", function(out, address)
 	local addr = live_address(address)
 	local args = out.line:match("^%s*%S+%s+%S+%s+(.-)%s*$")
 	if args == nil or args == "" then
 		error("need arguments")
 	end
-	local f, err = load("return " .. args, "=(console)", "t", {})
-	if not f then
-		error("invalid arguments: " .. err, 0)
-	end
-	local v = table.pack(pcall(f))
-	if not v[1] then
-		error(v[2], 0)
-	end
-	return table.pack(query(addr, "lua", table.unpack(v, 2, v.n)))
+	local v = evaluate(args)
+	return table.pack(query(addr, "lua", table.unpack(v, 1, v.n)))
 end)
 
 -- commands: node ----------------------------------------------------------------
@@ -689,6 +743,11 @@ skynet.start(function()
 		ip, port = argv[1], argv[2]
 	end
 	port = tonumber(port) or error("debug_console: need a port number, got " .. tostring(port))
+	-- without it only `call` fails (and says why); it is tried again then
+	local ok, err = pcall(get_evaluator)
+	if not ok then
+		skynet.error(tostring(err))
+	end
 	local listen_id = socket.listen(ip, port)
 	skynet.error(format("Start debug console at %s:%d", ip, port))
 	socket.start(listen_id, function(fd, peer)

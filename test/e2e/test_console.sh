@@ -320,6 +320,41 @@ expect "system: 11 refusals, then start and ping answer" \
 	bash -c "[ \$(grep -c '^<CMD Error>\$' '$W/sys.out') -eq 11 ] && [ \$(grep -c '^<CMD OK>\$' '$W/sys.out') -eq 2 ]"
 has "system: over HTTP too" "$W/sysh.out" "^kill :[0-9a-f]{8} refused: the service manager \(\.service\) is a system service$"
 
+# (1) typed Lua runs bounded, away from the console
+LOOP='call .probe (function() while true do end end)()'
+con --timeout 30 "$LOOP" "ping .probe" > "$W/loop1.out" &
+looppid=$!
+sleep 0.3
+con --timeout 30 "ping .probe" > "$W/loop2.out"
+wait "$looppid"
+has "call: an endless loop in the expression is stopped with a clear line" "$W/loop1.out" "^call: evaluation stopped after 1 s$"
+expect "call: ... <CMD Error>, and the same connection's next command answers" \
+	bash -c "sed -n '3,\$p' '$W/loop1.out' | tr '\n' '|' | grep -qE '^<CMD Error>\\|[0-9]+\\|<CMD OK>\\|\$'"
+has "call: another connection is answered meanwhile" "$W/loop2.out" "^<CMD OK>$"
+post "$LOOP" "$OKPOST" > "$W/looph.out"
+has "call: over HTTP too" "$W/looph.out" "^call: evaluation stopped after 1 s$"
+con 'call .probe "echo", #("x"):rep(64 * 1024 * 1024)' \
+	'call .probe ("a"):rep(40):find(("a-"):rep(20) .. "b")' 'call .probe function() end' \
+	'call .probe "echo", ("ab"):rep(3):upper(), #("x"):rep(1000)' > "$W/eval.out"
+has "call: an expression past the memory limit stops with a clear line" "$W/eval.out" \
+	"^call: evaluation ran out of memory \(limit 32 MB\)$"
+has "call: pattern matching (backtracking no hook can stop) is not offered" "$W/eval.out" \
+	"string method 'find' is not available in console expressions$"
+has "call: a value that cannot travel in a message is an error" "$W/eval.out" "^call: the values cannot be sent: "
+expect "call: the other string methods still work (1<TAB>ABABAB, 2<TAB>1000, n<TAB>2)" \
+	bash -c "grep -A3 -E '^1	ABABAB\$' '$W/eval.out' | tr '\n' '|' | grep -q '^1	ABABAB|2	1000|n	2|<CMD OK>|'"
+# code injected into another service is its business; the console's wait is bounded
+printf 'while true do end\n' > "$W/loop.lua"
+con --timeout 30 "inject .probe $W/loop.lua" "signal .probe 0" > "$W/injloop.out"
+has "inject: the console stops waiting for a looping injection and says so" "$W/injloop.out" \
+	"^$PROBE is not answering \(no reply in 5 s\)$"
+for _ in $(seq 1 40); do
+	con "ping .probe" > "$W/injping.out"
+	grep -q '^<CMD OK>$' "$W/injping.out" && break
+	sleep 0.1
+done
+has "inject: signal 0 frees the service, which answers again" "$W/injping.out" "^<CMD OK>$"
+
 # --- a stuck service does not block the console (last: it keeps a worker busy)
 con --timeout 30 'call .spin "spin"' > "$W/spin.out" &
 spinpid=$!
