@@ -9,7 +9,8 @@
 -- ending with `<CMD OK>` or `<CMD Error>`.  A first line starting with
 -- `GET ` or `POST ` is an HTTP request carrying one command (the path,
 -- `/` read as a space, or the body); the reply is the raw console output
--- and the connection is closed.
+-- and the connection is closed.  Over HTTP, commands that change the node
+-- need a POST with the header X-Skynet-Console: 1 (HTTP_ACCESS).
 --
 -- Every connection runs in a coroutine of its own, and every question put
 -- to one service carries a timeout (QUERY_TIMEOUT; `stat`/`mem`/`gc` take
@@ -42,10 +43,36 @@ local HTTP_HEADER_MAX = 8192
 -- unread input a connection may buffer (one command line, say)
 local LINE_MAX = 64 * 1024
 
+-- What each command may do when it arrives over HTTP.  A web page open in
+-- a local browser can make it send `GET /kill/...` (a link, an image) or a
+-- form POST to this port, so:
+--   read    only looks at the node: answered to GET and POST;
+--   change  alters the node or runs code: taken only as POST carrying the
+--           header X-Skynet-Console: 1 (a form or a link cannot add a
+--           header; a script needs a CORS preflight, which is refused),
+--           with a Host that is an IP address or localhost (a DNS-rebound
+--           page sends its own domain).
+-- Every command is classified here; command() refuses an unlisted one.
+-- Over TCP every command is taken as before.
+local HTTP_ACCESS = {
+	help = "read", list = "read", stat = "read", mem = "read", cmem = "read", jmem = "read",
+	service = "read", info = "read", task = "read", uniqtask = "read", ping = "read",
+	netstat = "read", getenv = "read",
+	gc = "change", start = "change", log = "change", snax = "change", kill = "change",
+	exit = "change", killtask = "change", dbgcmd = "change", call = "change", trace = "change",
+	inject = "change", logon = "change", logoff = "change", signal = "change",
+	profactive = "change", dumpheap = "change", clearcache = "change", setenv = "change",
+	debug = "change",
+}
+local HTTP_CHANGE_HEADER = "x-skynet-console" -- its value must be "1"
+
 local COMMAND = {} -- name -> function(out, args...)
 local HELP = {}    -- name -> one-line description
 
 local function command(name, help, f)
+	if HTTP_ACCESS[name] == nil then
+		error("debug_console: command " .. name .. " has no entry in HTTP_ACCESS")
+	end
 	COMMAND[name] = f
 	HELP[name] = help
 end
@@ -190,7 +217,6 @@ local function refuse_system(cmd, addr)
 		error(format("%s %s refused: %s is a system service", cmd, skynet.address(addr), role), 0)
 	end
 end
-
 
 -- "300" -> 300; "0" or negative -> nil (wait forever); absent -> default
 local function timeout_arg(ti)
@@ -643,10 +669,10 @@ local function unescape(s)
 	return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- Reads the header lines after an HTTP request line; returns
--- Content-Length (0 when absent) or nil on a closed or oversized request.
+-- Reads the header lines after an HTTP request line; returns a table of
+-- them (lower-case names) or nil on a closed or oversized request.
 local function read_http_headers(fd)
-	local length, total = 0, 0
+	local headers, total = {}, 0
 	while true do
 		local h = socket.readline(fd, "\n")
 		if not h then
@@ -658,34 +684,92 @@ local function read_http_headers(fd)
 		end
 		h = h:gsub("\r$", "")
 		if h == "" then
-			return length
+			return headers
 		end
-		local v = h:match("^[Cc]ontent%-[Ll]ength:%s*(%d+)")
-		if v then
-			length = tonumber(v)
+		local name, value = h:match("^([^:%s]+):%s*(.-)%s*$")
+		if name then
+			headers[name:lower()] = value
 		end
 	end
 end
 
--- The command line of an HTTP request, or nil (already answered) if the
--- request is unusable.
-local function http_command(fd, line)
+-- Whether an HTTP request line starts here: GET or POST (HTTP/0.9 style,
+-- as upstream), or any method followed by a target and HTTP/x.y.  Console
+-- commands are lower case, so no command line looks like one.
+local function http_method(line)
+	local method = line:match("^(%u+) ")
+	if method == "GET" or method == "POST" or line:match("^%u+%s+%S+%s+HTTP/%d") then
+		return method
+	end
+end
+
+-- Reads the rest of an HTTP request: { method, cmdline, headers }, or nil
+-- (nothing answered) if the request is unusable.
+local function http_request(fd, line)
 	local method, target, version = line:match("^(%u+)%s+(%S+)%s*(%S*)")
-	local length = 0
+	if method == nil then -- "GET " without a target
+		return nil
+	end
+	local headers = {}
 	if version ~= "" then -- HTTP/1.x: headers follow (HTTP/0.9 has none)
-		length = read_http_headers(fd)
-		if length == nil then
+		headers = read_http_headers(fd)
+		if headers == nil then
 			return nil
 		end
 	end
+	local req = { method = method, headers = headers, cmdline = "" }
 	if method == "POST" then
-		if length == 0 or length > HTTP_HEADER_MAX then
+		local length = tonumber((headers["content-length"] or ""):match("^%d+$"))
+		if length == nil or length == 0 or length > HTTP_HEADER_MAX then
 			return nil
 		end
-		return socket.read(fd, length) or nil
+		req.cmdline = socket.read(fd, length)
+		if not req.cmdline then
+			return nil
+		end
+	elseif method == "GET" then
+		local path = target:gsub("[?#].*", ""):sub(2)
+		req.cmdline = unescape((path:gsub("/", " ")))
 	end
-	local path = target:gsub("[?#].*", ""):sub(2)
-	return unescape((path:gsub("/", " ")))
+	return req
+end
+
+-- Whether Host names the machine by address (an IP literal or localhost).
+-- A page rebound through DNS to 127.0.0.1 still sends its own domain.
+-- HTTP/1.0 clients may leave Host out; browsers always send it.
+local function host_is_address(host)
+	if host == nil or host:match("^%[[%x:.]+%]:?%d*$") then
+		return true
+	end
+	local name = host:lower():match("^([^:]*):?%d*$")
+	return name == "localhost" or (name ~= nil and name:match("^%d+%.%d+%.%d+%.%d+$") ~= nil)
+end
+
+-- Applies HTTP_ACCESS: nil if the request may run, else an HTTP status and
+-- the reason.  The welcome line went out on connect, before the request
+-- could be read, so the reply stays upstream's raw console output and the
+-- status is its error line ("405 Method Not Allowed: ...").
+local function http_refusal(req)
+	if req.method ~= "GET" and req.method ~= "POST" then
+		return "405 Method Not Allowed",
+			format("the console takes HTTP GET (commands that only look) and POST, not %s", req.method)
+	end
+	local name = req.cmdline:match("%S+")
+	if COMMAND[name] == nil or HTTP_ACCESS[name] == "read" then
+		return nil
+	end
+	if req.method == "GET" then
+		return "405 Method Not Allowed",
+			format("%s changes the node: send it as POST with the header X-Skynet-Console: 1", name)
+	end
+	if req.headers[HTTP_CHANGE_HEADER] ~= "1" then
+		return "403 Forbidden", format("%s changes the node: a POST needs the header X-Skynet-Console: 1"
+			.. " (a cross-site form cannot send it)", name)
+	end
+	if not host_is_address(req.headers.host) then
+		return "403 Forbidden", format("%s changes the node: Host %s is not an IP address or localhost"
+			.. " (a page rebound through DNS sends its own name)", name, req.headers.host)
+	end
 end
 
 local function session(fd)
@@ -696,12 +780,17 @@ local function session(fd)
 			return
 		end
 		line = line:gsub("\r$", "")
-		local method = line:match("^(%u+) ")
-		if method == "GET" or method == "POST" then
-			local cmdline = http_command(fd, line)
-			if cmdline then
+		if http_method(line) then
+			local req = http_request(fd, line)
+			if req then
 				local out = new_output()
-				docmd(out, cmdline)
+				local status, why = http_refusal(req)
+				if status then
+					out.print(status .. ": " .. why)
+					out.print("<CMD Error>")
+				else
+					docmd(out, req.cmdline)
+				end
 				out.flush(fd)
 			end
 			return

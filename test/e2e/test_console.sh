@@ -320,6 +320,53 @@ expect "system: 11 refusals, then start and ping answer" \
 	bash -c "[ \$(grep -c '^<CMD Error>\$' '$W/sys.out') -eq 11 ] && [ \$(grep -c '^<CMD OK>\$' '$W/sys.out') -eq 2 ]"
 has "system: over HTTP too" "$W/sysh.out" "^kill :[0-9a-f]{8} refused: the service manager \(\.service\) is a system service$"
 
+# (4) over HTTP, commands that change the node need POST + X-Skynet-Console: 1
+con "start console_probe webvictim" > "$W/web0.out"
+WV=$(grep -E '^:[0-9a-f]{8}	console_probe$' "$W/web0.out" | cut -f1)
+con --timeout 10 --raw "GET /kill/$WV HTTP/1.1\\r\\nHost: 127.0.0.1:$PORT\\r\\n\\r\\n" > "$W/web1.out"
+expect "http: GET /kill/<addr> is refused with 405" test "$(tr '\n' '|' < "$W/web1.out")" = \
+	"Welcome to skynet console|405 Method Not Allowed: kill changes the node: send it as POST with the header X-Skynet-Console: 1|<CMD Error>|"
+con --timeout 10 --raw "GET /exit/$WV\\r\\n" > "$W/web2.out"
+has "http: GET /exit/<addr> (HTTP/0.9) is refused with 405" "$W/web2.out" "^405 Method Not Allowed: exit changes the node"
+post "kill $WV" > "$W/web3.out"
+has "http: POST kill without X-Skynet-Console is refused with 403" "$W/web3.out" \
+	"^403 Forbidden: kill changes the node: a POST needs the header X-Skynet-Console: 1 \(a cross-site form cannot send it\)$"
+post "kill $WV" "X-Skynet-Console: 0" > "$W/web4.out"
+has "http: X-Skynet-Console must be 1" "$W/web4.out" "^403 Forbidden: kill changes the node"
+body="kill $WV"
+con --timeout 10 --raw "POST / HTTP/1.1\\r\\nHost: evil.example:$PORT\\r\\n$OKPOST\\r\\nContent-Length: ${#body}\\r\\n\\r\\n$body" > "$W/web5.out"
+has "http: a Host that is a DNS name is refused (DNS rebinding)" "$W/web5.out" \
+	"^403 Forbidden: kill changes the node: Host evil\.example:$PORT is not an IP address or localhost"
+con --timeout 10 --raw "OPTIONS /kill/$WV HTTP/1.1\\r\\nOrigin: http://evil.example\\r\\n\\r\\n" > "$W/web6.out"
+expect "http: other methods (a CORS preflight) get 405 and the connection closes" test "$(tr '\n' '|' < "$W/web6.out")" = \
+	"Welcome to skynet console|405 Method Not Allowed: the console takes HTTP GET (commands that only look) and POST, not OPTIONS|<CMD Error>|"
+con "ping $WV" > "$W/web7.out"
+has "http: the service is still alive after the refused requests" "$W/web7.out" "^<CMD OK>$"
+post "kill $WV" "$OKPOST" > "$W/web8.out"
+expect "http: POST kill with X-Skynet-Console: 1 kills" test "$(tr '\n' '|' < "$W/web8.out")" = \
+	"Welcome to skynet console|$WV	snlua console_probe webvictim|<CMD OK>|"
+if command -v curl > /dev/null; then
+	CV=$(con "start console_probe curlvictim" | grep -E '^:[0-9a-f]{8}	console_probe$' | cut -f1)
+	curl -s --max-time 10 --http0.9 "http://127.0.0.1:$PORT/kill/$CV" > "$W/curl1.out"
+	curl -s --max-time 10 --http0.9 -H 'X-Skynet-Console: 1' --data "kill $CV" "http://127.0.0.1:$PORT/" > "$W/curl2.out"
+	has "http: curl GET /kill is refused" "$W/curl1.out" "^405 Method Not Allowed: kill changes the node"
+	has "http: curl -H 'X-Skynet-Console: 1' --data 'kill <addr>' kills (the README's example)" "$W/curl2.out" \
+		"^$CV	snlua console_probe curlvictim$"
+fi
+con --timeout 10 --raw "GET /list HTTP/1.1\\r\\nHost: 127.0.0.1:$PORT\\r\\n\\r\\n" > "$W/web9.out"
+has "http: GET of a command that only looks still answers" "$W/web9.out" "^$CONSOLE	snlua debug_console $PORT$"
+# every command of the spec is classified: GET refuses exactly the ones that change the node
+wrong=""
+for c in gc start log snax kill exit killtask dbgcmd call trace inject logon logoff signal profactive dumpheap \
+	clearcache setenv debug; do
+	con --timeout 10 --raw "GET /$c\\r\\n" | grep -q '^405 Method Not Allowed' || wrong="$wrong $c"
+done
+for c in help list stat mem cmem jmem service info task uniqtask ping netstat getenv; do
+	con --timeout 10 --raw "GET /$c\\r\\n" | grep -q '^405' && wrong="$wrong $c"
+done
+expect "http: GET refuses the 19 commands that change the node and answers the 13 that look (wrong:${wrong:- none})" \
+	test -z "$wrong"
+
 # (1) typed Lua runs bounded, away from the console
 LOOP='call .probe (function() while true do end end)()'
 con --timeout 30 "$LOOP" "ping .probe" > "$W/loop1.out" &
