@@ -29,12 +29,14 @@
 
 #define MEMORY_WARNING_REPORT (1024 * 1024 * 32)
 
-/* Owned by its service.  mem* are touched only by the thread running the
- * service; `trap` may be set from any thread by the SIGNAL command. */
+/* Owned by its service.  mem* are written only by the thread running the
+ * service; `mem` is an atomic (relaxed loads and stores, no read-modify-
+ * write) because the metrics service reads it from another thread
+ * (snlua_memory); `trap` may be set from any thread by the SIGNAL command. */
 struct snlua {
 	lua_State *L;
 	struct skynet_context *ctx;
-	size_t mem;
+	_Atomic size_t mem;
 	size_t mem_report;
 	size_t mem_limit;
 	lua_State *activeL;
@@ -44,22 +46,20 @@ struct snlua {
 
 static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 	struct snlua *l = ud;
-	size_t mem = l->mem;
+	size_t mem = atomic_load_explicit(&l->mem, memory_order_relaxed);
 	if (ptr == NULL)
 		osize = 0;
-	l->mem += nsize;
-	l->mem -= osize;
-	if (nsize > osize && l->mem_limit != 0 && l->mem > l->mem_limit) {
-		l->mem = mem;
+	size_t now = mem + nsize - osize;
+	if (nsize > osize && l->mem_limit != 0 && now > l->mem_limit)
 		return NULL;
-	}
-	if (l->mem > l->mem_report) {
+	atomic_store_explicit(&l->mem, now, memory_order_relaxed);
+	if (now > l->mem_report) {
 		l->mem_report *= 2;
-		skynet_error(l->ctx, "Memory warning %.2f M", (float)l->mem / (1024 * 1024));
+		skynet_error(l->ctx, "Memory warning %.2f M", (float)now / (1024 * 1024));
 	}
 	void *p = heap_realloc(&l->heap, ptr, osize, nsize);
 	if (p == NULL && nsize != 0)
-		l->mem = mem;
+		atomic_store_explicit(&l->mem, mem, memory_order_relaxed);
 	return p;
 }
 
@@ -231,6 +231,9 @@ void snlua_signal(struct snlua *l, int signal) {
 		lua_State *active = l->activeL;
 		lua_sethook(active ? active : l->L, signal_hook, LUA_MASKCOUNT, 1);
 	} else if (signal == 1) {
-		skynet_error(l->ctx, "Current Memory %.3fK", (float)l->mem / 1024);
+		skynet_error(l->ctx, "Current Memory %.3fK", (float)atomic_load(&l->mem) / 1024);
 	}
 }
+
+/* The Lua heap's size, for the metrics endpoint (any thread). */
+size_t snlua_memory(struct snlua *l) { return atomic_load_explicit(&l->mem, memory_order_relaxed); }

@@ -27,6 +27,8 @@ struct handle_storage {
 	uint32_t handle_index;
 	int slot_size;
 	int count;
+	uint64_t registered; /* handles ever given out (services started) */
+	uint64_t retired;    /* handles ever retired (services exited) */
 	struct skynet_context **slot;
 	int name_cap;
 	int name_count;
@@ -73,6 +75,7 @@ uint32_t skynet_handle_register(struct skynet_context *ctx) {
 				s->slot[hash] = ctx;
 				s->handle_index = handle + 1;
 				s->count++;
+				s->registered++;
 				pthread_rwlock_unlock(&s->lock);
 				return handle | s->harbor;
 			}
@@ -118,6 +121,7 @@ int skynet_handle_retire(uint32_t handle) {
 	if (c && skynet_context_handle(c) == handle) {
 		s->slot[hash] = NULL;
 		s->count--;
+		s->retired++;
 		ctx = c;
 		remove_names_locked(s, handle);
 	}
@@ -166,6 +170,13 @@ int skynet_handle_count(void) {
 	int n = H->count;
 	pthread_rwlock_unlock(&H->lock);
 	return n;
+}
+
+void skynet_handle_totals(uint64_t *registered, uint64_t *retired) {
+	pthread_rwlock_rdlock(&H->lock);
+	*registered = H->registered;
+	*retired = H->retired;
+	pthread_rwlock_unlock(&H->lock);
 }
 
 struct skynet_context *skynet_handle_grab(uint32_t handle) {

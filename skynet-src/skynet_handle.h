@@ -32,5 +32,7 @@ const char *skynet_handle_namehandle(uint32_t handle, const char *name);
 /* Snapshot of live handles: fills up to max entries, returns the count. */
 int skynet_handle_list(uint32_t *out, int max);
 int skynet_handle_count(void);
+/* Handles ever registered and ever retired (services started, exited). */
+void skynet_handle_totals(uint64_t *registered, uint64_t *retired);
 
 #endif

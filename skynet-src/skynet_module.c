@@ -102,6 +102,7 @@ struct skynet_module *skynet_module_query(const char *name) {
 			mod->init = (skynet_dl_init)get_api(mod, "_init");
 			mod->release = (skynet_dl_release)get_api(mod, "_release");
 			mod->signal = (skynet_dl_signal)get_api(mod, "_signal");
+			mod->memory = (skynet_dl_memory)get_api(mod, "_memory");
 			if (mod->init == NULL) {
 				fprintf(stderr, "try open %s failed : no %s_init symbol\n", name, name);
 			} else {
@@ -134,4 +135,8 @@ void skynet_module_instance_release(struct skynet_module *m, void *inst) {
 void skynet_module_instance_signal(struct skynet_module *m, void *inst, int signal) {
 	if (m->signal)
 		m->signal(inst, signal);
+}
+
+size_t skynet_module_instance_memory(struct skynet_module *m, void *inst) {
+	return m->memory ? m->memory(inst) : 0;
 }

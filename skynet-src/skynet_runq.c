@@ -212,3 +212,5 @@ unsigned skynet_runq_signals(void) {
 	pthread_mutex_unlock(&Q.lock);
 	return n;
 }
+
+int skynet_runq_length(void) { return atomic_load_explicit(&Q.length, memory_order_relaxed); }

@@ -25,6 +25,8 @@ void skynet_runq_wake_stranded(void);
 /* From now on skynet_runq_wait returns NULL once the queue is empty. */
 void skynet_runq_quit(void);
 int skynet_runq_sleepers(void);
+/* Mailboxes waiting for a worker now (read without the lock). */
+int skynet_runq_length(void);
 /* How many times the policy signalled a sleeping worker so far (not
  * counting quit): tells a test whether a push woke anyone. */
 unsigned skynet_runq_signals(void);

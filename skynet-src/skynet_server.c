@@ -16,6 +16,7 @@
 #include "skynet_handle.h"
 #include "skynet_harbor.h"
 #include "skynet_log.h"
+#include "skynet_metrics.h"
 #include "skynet_module.h"
 #include "skynet_monitor.h"
 #include "skynet_mq.h"
@@ -28,9 +29,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Owned by the registry.  cb/cb_ud/session_id/message_count/cpu_* are touched
- * only by the thread running the service (one at a time); ref, endless and
- * logfile are atomics because other threads read or set them. */
+/* Owned by the registry.  cb/cb_ud/session_id/message_count/cpu_* are written
+ * only by the thread running the service (one at a time); message_count and
+ * cpu_cost are atomics (relaxed plain stores) because the metrics service
+ * reads them from another thread; ref, endless and logfile are atomics
+ * because other threads read or set them.  `name` is set at creation. */
 struct skynet_context {
 	void *instance;
 	struct skynet_module *mod;
@@ -38,15 +41,16 @@ struct skynet_context {
 	skynet_cb cb;
 	struct message_queue *queue;
 	_Atomic(FILE *) logfile;
-	uint64_t cpu_cost;  /* microseconds */
+	_Atomic uint64_t cpu_cost; /* microseconds */
 	uint64_t cpu_start; /* microseconds, 0 when idle */
 	char result[64];
 	uint32_t handle;
 	int session_id;
 	atomic_int ref;
 	atomic_int pending; /* set by the service itself, read by the socket thread */
-	int message_count;
+	atomic_int message_count;
 	atomic_int exit_reason; /* SKYNET_EXIT_*: set once, by the thread that retires the handle */
+	char *name; /* "module args" as launched, for the metrics endpoint */
 	bool init;
 	atomic_bool endless;
 	bool profile;
@@ -68,11 +72,17 @@ void skynet_set_logger_handle(uint32_t h) { logger_handle = h; }
 uint32_t skynet_monitor_exit_handle(void) { return monitor_exit; }
 void skynet_set_monitor_exit(uint32_t h) { monitor_exit = h; }
 
-void skynet_initthread(int m) { current_handle = (uint32_t)(-m); }
+void skynet_initthread(int m) {
+	current_handle = (uint32_t)(-m);
+	skynet_metrics_thread_kind(m);
+}
 
 uint32_t skynet_current_handle(void) { return current_handle; }
 
-void skynet_globalinit(void) { current_handle = (uint32_t)-THREAD_MAIN; }
+void skynet_globalinit(void) {
+	current_handle = (uint32_t)-THREAD_MAIN;
+	skynet_metrics_thread_kind(THREAD_MAIN);
+}
 
 /* Appends to a mailbox and links it into the run queue if it was idle. */
 static void mailbox_push(struct message_queue *q, struct skynet_message *message) {
@@ -146,6 +156,13 @@ static void drop_message(struct skynet_message *msg, void *ud) {
  * run queue the service may run, exit and be freed at any moment, so the
  * returned pointer is only safe to use when no worker is running yet (boot,
  * unit tests).  Concurrent callers use skynet_context_launch. */
+/* "module args", capped: a label for the metrics endpoint, not a record. */
+static char *context_name(const char *name, const char *param) {
+	char tmp[SKYNET_CONTEXT_NAME_MAX + 1];
+	snprintf(tmp, sizeof(tmp), "%s%s%s", name, param && param[0] ? " " : "", param ? param : "");
+	return skynet_strdup(tmp);
+}
+
 static struct skynet_context *context_create(const char *name, const char *param, uint32_t *handle_out) {
 	struct skynet_module *mod = skynet_module_query(name);
 	if (mod == NULL)
@@ -159,10 +176,12 @@ static struct skynet_context *context_create(const char *name, const char *param
 	ctx->instance = inst;
 	atomic_init(&ctx->ref, 2); /* the registry's and ours */
 	ctx->profile = G_profile;
+	ctx->name = context_name(name, param);
 	ctx->handle = 0;
 	ctx->handle = skynet_handle_register(ctx);
 	if (ctx->handle == 0) {
 		skynet_module_instance_release(mod, inst);
+		skynet_free(ctx->name);
 		skynet_free(ctx);
 		return NULL;
 	}
@@ -227,6 +246,7 @@ static void delete_context(struct skynet_context *ctx) {
 	skynet_module_instance_release(ctx->mod, ctx->instance);
 	if (skynet_mq_mark_release(ctx->queue))
 		skynet_runq_push(ctx->queue);
+	skynet_free(ctx->name);
 	skynet_free(ctx);
 	int left = atomic_fetch_sub(&context_total, 1) - 1;
 	if (left == 0)
@@ -291,11 +311,17 @@ void skynet_context_endless(uint32_t handle) {
 
 void skynet_context_stat(struct skynet_context *ctx, struct skynet_context_stat *st, bool clear_endless) {
 	st->mqlen = skynet_mq_length(ctx->queue);
-	st->message_count = ctx->message_count;
-	st->cpu_cost_us = ctx->cpu_cost;
+	st->message_count = atomic_load_explicit(&ctx->message_count, memory_order_relaxed);
+	st->cpu_cost_us = atomic_load_explicit(&ctx->cpu_cost, memory_order_relaxed);
 	st->cpu_start_us = ctx->cpu_start;
 	st->profile = ctx->profile;
 	st->endless = clear_endless ? atomic_exchange(&ctx->endless, false) : atomic_load(&ctx->endless);
+}
+
+const char *skynet_context_name(struct skynet_context *ctx) { return ctx->name; }
+
+size_t skynet_context_memory(struct skynet_context *ctx) {
+	return skynet_module_instance_memory(ctx->mod, ctx->instance);
 }
 
 int skynet_isremote(struct skynet_context *ctx, uint32_t handle, int *harbor) {
@@ -316,7 +342,10 @@ static void dispatch_message(struct skynet_context *ctx, struct skynet_message *
 	FILE *f = atomic_load_explicit(&ctx->logfile, memory_order_relaxed);
 	if (f)
 		skynet_log_output(f, msg->source, type, msg->session, msg->data, sz);
-	++ctx->message_count;
+	atomic_store_explicit(&ctx->message_count,
+	                      atomic_load_explicit(&ctx->message_count, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+	skynet_metrics_dispatched(type);
 	skynet_dispatch_observer observer = observers[type & 0xff];
 	char head[SKYNET_OBSERVE_HEAD];
 	size_t observed = 0; /* size given to the observer: 0 when there is no payload */
@@ -332,8 +361,10 @@ static void dispatch_message(struct skynet_context *ctx, struct skynet_message *
 		ctx->cpu_start = skynet_hpc() / 1000;
 		reserve_msg = ctx->cb(ctx, ctx->cb_ud, type, msg->session, msg->source, msg->data, sz);
 		uint64_t cost = skynet_hpc() / 1000 - ctx->cpu_start;
-		ctx->cpu_cost += cost;
+		atomic_store_explicit(&ctx->cpu_cost, atomic_load_explicit(&ctx->cpu_cost, memory_order_relaxed) + cost,
+		                      memory_order_relaxed);
 		ctx->cpu_start = 0;
+		skynet_metrics_busy(cost);
 	} else {
 		reserve_msg = ctx->cb(ctx, ctx->cb_ud, type, msg->session, msg->source, msg->data, sz);
 	}
@@ -481,6 +512,7 @@ int skynet_send(struct skynet_context *context, uint32_t source, uint32_t destin
 		return SKYNET_SEND_NO_DEST;
 	}
 	filter_args(context, type, &session, &data, &sz);
+	skynet_metrics_sent(type & 0xff);
 	if (source == 0)
 		source = context ? context->handle : 0;
 	if (destination == 0) {
@@ -530,6 +562,7 @@ int skynet_sendname(struct skynet_context *context, uint32_t source, const char 
 			return SKYNET_SEND_TOO_LARGE;
 		}
 		filter_args(context, type, &session, &data, &sz);
+		skynet_metrics_sent(type & 0xff);
 		struct remote_message *rmsg = skynet_malloc(sizeof(*rmsg));
 		copy_name(rmsg->destination.name, addr);
 		rmsg->destination.handle = 0;

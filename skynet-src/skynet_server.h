@@ -79,6 +79,12 @@ struct skynet_context_stat {
 };
 void skynet_context_stat(struct skynet_context *ctx, struct skynet_context_stat *st, bool clear_endless);
 char *skynet_context_result(struct skynet_context *ctx); /* 64-byte scratch */
+/* "module args" as launched, cut at SKYNET_CONTEXT_NAME_MAX bytes. */
+#define SKYNET_CONTEXT_NAME_MAX 63
+const char *skynet_context_name(struct skynet_context *ctx);
+/* Bytes the service's module says it holds (snlua: its Lua heap), or 0.
+ * Any thread, while holding a reference. */
+size_t skynet_context_memory(struct skynet_context *ctx);
 void *skynet_context_instance(struct skynet_context *ctx);
 struct skynet_module *skynet_context_module(struct skynet_context *ctx);
 void skynet_context_setlog(struct skynet_context *ctx, void *logfile);

@@ -209,6 +209,10 @@ const char *skynet_socket_udp_address(struct skynet_socket_message *msg, int *ad
 	return address;
 }
 
+void skynet_socket_totals(uint64_t *rbytes, uint64_t *wbytes) {
+	socket_server_totals(SOCKET_SERVER, rbytes, wbytes);
+}
+
 struct socket_info *skynet_socket_info(void) {
 	return socket_server_info(SOCKET_SERVER);
 }

@@ -76,6 +76,8 @@ const char *skynet_socket_udp_address(struct skynet_socket_message *msg, int *ad
 
 /* Snapshot of all sockets; free with socket_info_release(). */
 struct socket_info *skynet_socket_info(void);
+/* Bytes read and written by all sockets of the node so far. */
+void skynet_socket_totals(uint64_t *rbytes, uint64_t *wbytes);
 
 /* Legacy helpers: sz >= 0 sends malloc'd memory, sz < 0 a user object. */
 static inline void skynet_socket_sendbuffer_init_(struct socket_sendbuffer *buf, int id,

@@ -86,4 +86,34 @@
 #define ACCEPT_ROUNDS 32
 #define UDP_ROUNDS 32
 
+/* ---- Metrics (skynet_metrics.c, service-src/service_metrics.c) ---------- */
+
+/* Threads with a counter block of their own; later ones share one block
+ * with atomic adds.  A node has `thread` workers plus four others. */
+#define METRICS_THREAD_SLOTS 128
+
+/* Series services may publish (cluster peers, harbor links, their own):
+ * more costs ~500 bytes each, fewer refuses new series sooner. */
+#define METRICS_SERIES_MAX 1024
+
+/* Per-service series are exported for the top N services by CPU time, by
+ * mailbox length and by Lua memory (config `metrics_top`): larger shows
+ * more services, at up to 3N x 4 series per scrape. */
+#define METRICS_TOP_DEFAULT 20
+
+/* HTTP endpoint: the longest request head accepted (larger: 431 and
+ * close), the connections held at once (one more closes the oldest), and
+ * the seconds a client has to send its request, and then to take the
+ * answer (slower ones are cut off).  Bigger limits serve odder clients,
+ * smaller ones bound what hostile clients can hold: at most
+ * METRICS_HTTP_CONNECTIONS x METRICS_HTTP_HEAD_MAX bytes of buffers. */
+#define METRICS_HTTP_HEAD_MAX 8192
+#define METRICS_HTTP_CONNECTIONS 64
+#define METRICS_HTTP_TIMEOUT_S 5
+
+/* The console's memory chart: one sample every METRICS_HISTORY_STEP_S
+ * (a walk over all services), METRICS_HISTORY_LEN samples kept. */
+#define METRICS_HISTORY_STEP_S 5
+#define METRICS_HISTORY_LEN 120
+
 #endif

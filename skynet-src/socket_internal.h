@@ -184,6 +184,9 @@ struct socket_server {
 	int spare_fd; /* /dev/null, given up to shed a connection on EMFILE */
 	atomic_uint alloc_id;
 	uint64_t (*now)(void);
+	/* Bytes read and written by every socket so far: relaxed atomics,
+	 * added beside each socket's own counters, read by anyone. */
+	_Atomic uint64_t rbytes_total, wbytes_total;
 	struct socket_object_interface soi; /* set once, before use */
 	bool has_soi;
 	/* socket_server_limits; atomics so they may change at any time. */

@@ -488,6 +488,11 @@ void socket_info_release(struct socket_info *si) {
 }
 
 /* O(SOCKET_MAX): a diagnostic, not for hot paths. */
+void socket_server_totals(struct socket_server *ss, uint64_t *rbytes, uint64_t *wbytes) {
+	*rbytes = atomic_load_explicit(&ss->rbytes_total, memory_order_relaxed);
+	*wbytes = atomic_load_explicit(&ss->wbytes_total, memory_order_relaxed);
+}
+
 struct socket_info *socket_server_info(struct socket_server *ss) {
 	struct socket_info *list = NULL;
 	for (int i = 0; i < SOCKET_MAX; i++) {

@@ -210,6 +210,7 @@ ssize_t ss_write_some(struct socket_server *ss, struct socket *s, const char *pt
 		if (n >= 0) {
 			if (n > 0) {
 				stat_add(&s->wbytes, (uint64_t)n);
+				stat_add(&ss->wbytes_total, (uint64_t)n);
 				stat_set(&s->wtime, ss->now());
 			}
 			return n;
@@ -506,6 +507,7 @@ static void tcp_read(struct socket_server *ss, struct socket *s, int id) {
 			return;
 		}
 		stat_add(&s->rbytes, (uint64_t)n);
+		stat_add(&ss->rbytes_total, (uint64_t)n);
 		stat_set(&s->rtime, ss->now());
 		if (n == sz) {
 			/* a buffer cut short by the allowance says nothing of the traffic */
@@ -556,6 +558,7 @@ static void udp_read(struct socket_server *ss, struct socket *s, int id) {
 		memcpy(buf, ss->udpbuf, (size_t)n);
 		memcpy(buf + n, addr, (size_t)asz);
 		stat_add(&s->rbytes, (uint64_t)n);
+		stat_add(&ss->rbytes_total, (uint64_t)n);
 		stat_set(&s->rtime, ss->now());
 		emit(ss, SOCKET_EV_UDP, id, (int)n, opaque, buf, (size_t)n + (size_t)asz);
 	}

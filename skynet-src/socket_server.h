@@ -151,5 +151,7 @@ int socket_udp_address_decode(const char *address, size_t sz, char *ip, size_t i
 
 /* Snapshot of every live socket (caller releases with socket_info_release). */
 struct socket_info *socket_server_info(struct socket_server *ss);
+/* Bytes read and written by all sockets since the server was created. */
+void socket_server_totals(struct socket_server *ss, uint64_t *rbytes, uint64_t *wbytes);
 
 #endif
