@@ -77,6 +77,11 @@ cservice/snlua.so: service-src/service_snlua.c $(wildcard service-src/snlua_*.c 
 cservice/harbor.so: service-src/service_harbor.c $(wildcard service-src/harbor_*.c service-src/harbor_*.h) $(CORE_HDR) | cservice
 	$(CC) $(ALL_CFLAGS) $(SHARED) -Iservice-src -o $@ service-src/service_harbor.c $(wildcard service-src/harbor_*.c)
 
+# metrics too: service_metrics.c plus metrics_*.c (HTTP reader, snapshot,
+# formats); the console page metrics_page.html is assembled in (.incbin).
+cservice/metrics.so: service-src/service_metrics.c $(wildcard service-src/metrics_*.c service-src/metrics_*.h) service-src/metrics_page.html $(CORE_HDR) | cservice
+	$(CC) $(ALL_CFLAGS) $(SHARED) -Iservice-src -o $@ service-src/service_metrics.c $(wildcard service-src/metrics_*.c)
+
 cservice/%.so: service-src/service_%.c $(CORE_HDR) $(wildcard service-src/*.h lualib-src/netpack_frame.h) | cservice
 	$(CC) $(ALL_CFLAGS) $(SHARED) -Iservice-src -o $@ $<
 
@@ -116,6 +121,10 @@ build/unit/%: test/unit/%.c test/unit/unit.h build/libcore.a build/lualib/lua-se
 # sources directly (and stubs the one core function they call).
 build/unit/test_snlua_heap: test/unit/test_snlua_heap.c test/unit/unit.h $(wildcard service-src/snlua_heap.* service-src/snlua_pages.*) $(CORE_HDR) | build/unit
 	$(CC) $(ALL_CFLAGS) -Iservice-src -o $@ $< service-src/snlua_heap.c service-src/snlua_pages.c -lpthread $(LDSAN)
+
+# The metrics endpoint's HTTP reader lives in metrics.so: linked directly.
+build/unit/test_metrics_http: test/unit/test_metrics_http.c test/unit/unit.h $(wildcard service-src/metrics_http.*) $(CORE_HDR) | build/unit
+	$(CC) $(ALL_CFLAGS) -Iservice-src -o $@ $< service-src/metrics_http.c $(LDSAN)
 
 unit: $(UNIT_BIN)
 

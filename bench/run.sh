@@ -2,7 +2,7 @@
 # bench/run.sh -- run the benchmark scenarios against this tree's ./skynet.
 #
 #   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster harbor mysql redis sproto
-#                                multicast sharedata snax login
+#                                multicast sharedata snax login metrics
 #   bench/run.sh send call       only these
 #
 # stdout: one metric a line, `name value unit`.  stderr: progress, problems.
@@ -25,7 +25,7 @@ BENCH=$ROOT/bench
 SECS=${BENCH_SECONDS:-3}
 THREADS=${BENCH_THREADS:-2}
 WARMUP=0.5
-ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster harbor mysql redis sproto multicast sharedata snax login"
+ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster harbor mysql redis sproto multicast sharedata snax login metrics"
 
 log() { echo "bench: $*" >&2; }
 
@@ -344,6 +344,13 @@ for scenario in "$@"; do
 			;;
 		login)
 			run_login
+			;;
+		metrics)
+			# the metrics endpoint with 10,000 services: one scrape, and
+			# send throughput with and without a scrape a second
+			mport=$("$NETLOAD" --free-port)
+			run_node metrics bench_metrics "$(ceil "6 * ($WARMUP + $SECS) + 60")" bench_count=10000 \
+				metrics="127.0.0.1:$mport" bench_metrics_port="$mport"
 			;;
 		exit)
 			run_node exit_idle bench_exit 15 bench_case=idle && report_exit exit_idle_ms exit_idle

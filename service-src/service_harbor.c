@@ -36,6 +36,7 @@
 #include "skynet.h"
 #include "skynet_handle.h"
 #include "skynet_harbor.h"
+#include "skynet_metrics.h"
 #include "skynet_server.h"
 #include "skynet_socket.h"
 
@@ -223,6 +224,16 @@ static void fail_call(void *ud, const struct harbor_call *call) {
 	fail_caller(d->h, call->dest, call->source, (int)call->session, d->why);
 }
 
+/* skynet_harbor_link_up{harbor="<id>"} on the metrics endpoint: 1 while
+ * the link is up.  (The registry returns the same series every time.) */
+static void publish_link(int id, bool up) {
+	char labels[32];
+	snprintf(labels, sizeof(labels), "harbor=\"%d\"", id);
+	int series = skynet_metrics_series("skynet_harbor_link_up", METRICS_GAUGE,
+	                                   "1 while the link to another harbor is up.", labels);
+	skynet_metrics_set(series, up ? 1 : 0);
+}
+
 /* Harbor id is gone: close its socket, discard what was queued for it, fail
  * every caller still waiting on it, and tell .cslave. */
 static void link_down(struct harbor *h, int id, const char *reason) {
@@ -242,11 +253,13 @@ static void link_down(struct harbor *h, int id, const char *reason) {
 	struct down_ctx d = {h, why};
 	harbor_calls_drop_harbor(&h->calls, id, fail_call, &d);
 	report(h, "D %d", id);
+	publish_link(id, false);
 }
 
 static void link_up(struct harbor *h, int id) {
 	struct link *l = &h->link[id];
 	l->state = LINK_UP;
+	publish_link(id, true);
 	link_flush(h, l); /* what was queued before the handshake */
 	report(h, "U %d", id);
 }

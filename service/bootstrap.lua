@@ -46,6 +46,16 @@ skynet.start(function()
 
 	skynet.newservice "service_mgr"
 
+	-- `metrics = "127.0.0.1:9100"`: the Prometheus endpoint and console
+	-- (cservice/metrics.so).  A node whose endpoint cannot start keeps
+	-- running; the metrics service has logged why.
+	local metrics = skynet.getenv "metrics"
+	if metrics and metrics ~= "" and metrics ~= "false" then
+		if not skynet.launch("metrics", metrics) then
+			skynet.error("bootstrap: the metrics endpoint on " .. metrics .. " did not start")
+		end
+	end
+
 	if skynet.getenv "enablessl" == "true" then
 		local ok, err = pcall(function()
 			local service = require "skynet.service"

@@ -46,6 +46,7 @@ local skynet = require "skynet"
 local c = require "skynet.core"
 local driver = require "skynet.socketdriver"
 local core = require "skynet.cluster.core"
+local metrics = require "skynet.metrics"
 
 local node, localnodename, address = ...
 local PTYPE_CLUSTER_REQ = 249
@@ -78,6 +79,34 @@ local last_read = 0        -- skynet.now() of the last bytes received
 local read_timer = false   -- a read-timeout check is scheduled
 local probe = false        -- cluster session of the heartbeat probe in flight
 local probe_frame, probe_sz = core.packfast(0, skynet.packstring "") -- kept for the service's life
+local sent_at = {}         -- cluster session -> skynet.hpc() when the request left
+
+-- Published on the node's metrics endpoint (skynet.metrics): the peer's
+-- state as a state set (1 on the current state), the calls waiting, and
+-- call latency as a summary (count and sum of seconds).
+local STATES = { "down", "connecting", "connected", "off" }
+local M = { state = {} }
+do
+	local help_state = "State of the connection to a cluster peer (1 on the current state)."
+	for _, st in ipairs(STATES) do
+		M.state[st] = metrics.series("skynet_cluster_peer_state", "gauge", help_state, { node = node, state = st })
+	end
+	M.waiting = metrics.series("skynet_cluster_calls_waiting", "gauge",
+		"Calls to a cluster peer waiting for their answer.", { node = node })
+	M.latency = metrics.series("skynet_cluster_call_duration_seconds", "summary",
+		"Time from sending a call to a cluster peer to its answer.", { node = node })
+end
+local mset, mobserve, hpc = metrics.set, metrics.observe, skynet.hpc
+
+local shown_state -- the state last published
+
+-- Called after every message (the state changes in many places).
+local function publish_state()
+	shown_state = state
+	for st, id in pairs(M.state) do
+		if id then mset(id, st == state and 1 or 0) end
+	end
+end
 
 local function parse_address(addr)
 	if addr == nil or addr == "false" then
@@ -105,7 +134,9 @@ local function fail_all(why, text)
 	end
 	waiting = {}
 	nwaiting = 0
+	sent_at = {}
 	partial = {}
+	if M.waiting then mset(M.waiting, 0) end
 end
 
 local function flush()
@@ -196,6 +227,8 @@ local function request(msg, sz, session, source)
 		cs = new_session()
 		waiting[cs] = source << 32 | session
 		nwaiting = nwaiting + 1
+		sent_at[cs] = hpc()
+		if M.waiting then mset(M.waiting, nwaiting) end
 	end
 	if not wb:request(msg, sz, cs, push) then
 		-- multi-part: earlier frames first, then the parts at low priority
@@ -221,6 +254,14 @@ end
 ----------------------------------------------------------------------------
 -- Responses.
 
+-- A call is answered (or failed by its peer): latency and waiting count.
+local function answered(cs)
+	local t = sent_at[cs]
+	sent_at[cs] = nil
+	if t and M.latency then mobserve(M.latency, (hpc() - t) / 1e9) end
+	if M.waiting then mset(M.waiting, nwaiting) end
+end
+
 local function answer_ok(cs, data, sz)
 	local w = waiting[cs]
 	if w == nil then
@@ -235,6 +276,7 @@ local function answer_ok(cs, data, sz)
 	end
 	waiting[cs] = nil
 	nwaiting = nwaiting - 1
+	answered(cs)
 	csend(w >> 32, PTYPE_RESPONSE, w & 0xffffffff, data, sz)
 end
 
@@ -250,6 +292,7 @@ local function answer_error(cs, text)
 	end
 	waiting[cs] = nil
 	nwaiting = nwaiting - 1
+	answered(cs)
 	csend(w >> 32, PTYPE_ERROR, w & 0xffffffff, where() .. ": " .. text)
 end
 
@@ -513,6 +556,9 @@ local function dispatch(ptype, msg, sz, session, source)
 			flush()
 		end
 	end
+	if state ~= shown_state then
+		publish_state()
+	end
 end
 
 skynet.start(function()
@@ -531,5 +577,6 @@ skynet.start(function()
 	if not host then
 		state = "off"
 	end
+	publish_state()
 end)
 c.callback(dispatch)

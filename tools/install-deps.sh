@@ -6,6 +6,8 @@ set -u
 PACKAGES="gcc make liblua5.4-dev lua5.4 clang libclang-rt-14-dev mariadb-server mariadb-client python3 redis-server redis-tools"
 # skynet.crypt, client.crypt, md5: libcrypto
 PACKAGES="$PACKAGES libssl-dev"
+# the metrics tests: a real Prometheus (and promtool) and headless chromium
+PACKAGES="$PACKAGES prometheus chromium"
 [ -n "${EXTRA_PACKAGES:-}" ] && PACKAGES="$PACKAGES $EXTRA_PACKAGES"
 
 missing=""
