@@ -203,10 +203,12 @@ static void add_thread(const struct metrics_thread *t, void *ud) {
 		s->dispatched[i] += atomic_load_explicit(&t->dispatched[i], memory_order_relaxed);
 		s->sent[i] += atomic_load_explicit(&t->sent[i], memory_order_relaxed);
 	}
-	if (t->kind == THREAD_WORKER && t->index >= 0 && t->index < METRICS_WORKERS_MAX) {
-		s->worker_busy_us[t->index] = atomic_load_explicit(&t->busy_us, memory_order_relaxed);
-		if (t->index + 1 > s->workers)
-			s->workers = t->index + 1;
+	int kind = atomic_load_explicit(&t->kind, memory_order_relaxed);
+	int index = atomic_load_explicit(&t->index, memory_order_relaxed);
+	if (kind == THREAD_WORKER && index >= 0 && index < METRICS_WORKERS_MAX) {
+		s->worker_busy_us[index] = atomic_load_explicit(&t->busy_us, memory_order_relaxed);
+		if (index + 1 > s->workers)
+			s->workers = index + 1;
 	}
 }
 

@@ -16,21 +16,18 @@ _Thread_local struct metrics_thread *skynet_metrics_self_ __attribute__((tls_mod
 
 /* Blocks are claimed by an atomic index and never given back: a node has a
  * fixed set of threads.  The last block is the shared overflow. */
-static struct metrics_thread THREADS[METRICS_THREAD_SLOTS + 1];
+static struct metrics_thread THREADS[METRICS_THREAD_SLOTS + 1] = {
+	[METRICS_THREAD_SLOTS] = {.kind = -1, .index = -1, .shared = true},
+};
 static atomic_int threads_claimed;
 static atomic_int kind_count[8];
 
 struct metrics_thread *skynet_metrics_claim(void) {
 	int i = atomic_fetch_add(&threads_claimed, 1);
-	struct metrics_thread *t;
+	struct metrics_thread *t = &THREADS[i < METRICS_THREAD_SLOTS ? i : METRICS_THREAD_SLOTS];
 	if (i < METRICS_THREAD_SLOTS) {
-		t = &THREADS[i];
-		t->kind = -1;
-		t->index = -1;
-	} else {
-		t = &THREADS[METRICS_THREAD_SLOTS];
-		t->shared = true;
-		t->kind = -1;
+		atomic_store_explicit(&t->kind, -1, memory_order_relaxed);
+		atomic_store_explicit(&t->index, -1, memory_order_relaxed);
 	}
 	skynet_metrics_self_ = t;
 	return t;
@@ -40,8 +37,8 @@ void skynet_metrics_thread_kind(int kind) {
 	struct metrics_thread *t = skynet_metrics_self();
 	if (t->shared || kind < 0 || kind >= 8)
 		return;
-	t->index = atomic_fetch_add(&kind_count[kind], 1);
-	t->kind = kind;
+	atomic_store_explicit(&t->index, atomic_fetch_add(&kind_count[kind], 1), memory_order_relaxed);
+	atomic_store_explicit(&t->kind, kind, memory_order_relaxed);
 }
 
 void skynet_metrics_threads(void (*fn)(const struct metrics_thread *t, void *ud), void *ud) {

@@ -36,9 +36,9 @@ struct metrics_thread {
 	_Atomic uint64_t dispatched[METRICS_PTYPES]; /* messages its callbacks ran, by type */
 	_Atomic uint64_t sent[METRICS_PTYPES];       /* messages it sent (skynet_send), by type */
 	_Atomic uint64_t busy_us;                    /* time inside callbacks (profile = true) */
-	int kind;                                    /* THREAD_* of skynet_imp.h, -1 unknown */
-	int index;                                   /* order among threads of its kind */
-	bool shared;                                 /* the overflow block: add atomically */
+	atomic_int kind;                             /* THREAD_* of skynet_imp.h, -1 unknown */
+	atomic_int index;                            /* order among threads of its kind */
+	bool shared;                                 /* the overflow block: add atomically (set once, statically) */
 };
 
 extern _Thread_local struct metrics_thread *skynet_metrics_self_;

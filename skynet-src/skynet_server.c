@@ -31,7 +31,7 @@
 
 /* Owned by the registry.  cb/cb_ud/session_id/message_count/cpu_* are written
  * only by the thread running the service (one at a time); message_count and
- * cpu_cost are atomics (relaxed plain stores) because the metrics service
+ * cpu_* are atomics (relaxed plain stores) because the metrics service
  * reads them from another thread; ref, endless and logfile are atomics
  * because other threads read or set them.  `name` is set at creation. */
 struct skynet_context {
@@ -42,7 +42,7 @@ struct skynet_context {
 	struct message_queue *queue;
 	_Atomic(FILE *) logfile;
 	_Atomic uint64_t cpu_cost; /* microseconds */
-	uint64_t cpu_start; /* microseconds, 0 when idle */
+	_Atomic uint64_t cpu_start; /* microseconds, 0 when idle */
 	char result[64];
 	uint32_t handle;
 	int session_id;
@@ -313,7 +313,7 @@ void skynet_context_stat(struct skynet_context *ctx, struct skynet_context_stat 
 	st->mqlen = skynet_mq_length(ctx->queue);
 	st->message_count = atomic_load_explicit(&ctx->message_count, memory_order_relaxed);
 	st->cpu_cost_us = atomic_load_explicit(&ctx->cpu_cost, memory_order_relaxed);
-	st->cpu_start_us = ctx->cpu_start;
+	st->cpu_start_us = atomic_load_explicit(&ctx->cpu_start, memory_order_relaxed);
 	st->profile = ctx->profile;
 	st->endless = clear_endless ? atomic_exchange(&ctx->endless, false) : atomic_load(&ctx->endless);
 }
@@ -358,12 +358,13 @@ static void dispatch_message(struct skynet_context *ctx, struct skynet_message *
 		free_unread(msg->data, type, sz);
 		return;
 	} else if (ctx->profile) {
-		ctx->cpu_start = skynet_hpc() / 1000;
+		uint64_t start = skynet_hpc() / 1000;
+		atomic_store_explicit(&ctx->cpu_start, start, memory_order_relaxed);
 		reserve_msg = ctx->cb(ctx, ctx->cb_ud, type, msg->session, msg->source, msg->data, sz);
-		uint64_t cost = skynet_hpc() / 1000 - ctx->cpu_start;
+		uint64_t cost = skynet_hpc() / 1000 - start;
 		atomic_store_explicit(&ctx->cpu_cost, atomic_load_explicit(&ctx->cpu_cost, memory_order_relaxed) + cost,
 		                      memory_order_relaxed);
-		ctx->cpu_start = 0;
+		atomic_store_explicit(&ctx->cpu_start, 0, memory_order_relaxed);
 		skynet_metrics_busy(cost);
 	} else {
 		reserve_msg = ctx->cb(ctx, ctx->cb_ud, type, msg->session, msg->source, msg->data, sz);
