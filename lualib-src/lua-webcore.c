@@ -19,7 +19,7 @@
  *       "done" (last-chunk line read: the trailer section starts at nextpos),
  *       "bad" or "large"; data = the body bytes decoded by this call.
  * WebSocket (ws_frame.c, web_codec.c)
- *   ws_parse(s, pos, mask_required, max) -> fin, opcode, payload, nextpos
+ *   ws_parse(s, pos, mask_required, max) -> opcode, fin, payload, nextpos
  *                                        -> nil, need   (bytes from pos the frame needs, if known)
  *                                        -> false, closecode, why
  *   ws_build(opcode, data [, key [, fin]]) -> frame      key: integer (big-endian masking key),
@@ -270,8 +270,8 @@ static int lws_parse(lua_State *L) {
 		lua_pushinteger(L, (lua_Integer)(f.hlen + f.len));
 		return 2;
 	}
-	lua_pushboolean(L, f.fin);
 	lua_pushinteger(L, f.opcode);
+	lua_pushboolean(L, f.fin);
 	if (f.masked && f.len > 0) {
 		luaL_Buffer b;
 		char *d = luaL_buffinitsize(L, &b, (size_t)f.len);

@@ -142,6 +142,15 @@ function httpd.read_request(readfunc, bodylimit)
 	return nil, code
 end
 
+-- pending(readfunc) -> the bytes read past the last request (and forgets
+-- them): what a protocol taking over the connection (a WebSocket upgrade)
+-- must start from.
+function httpd.pending(readfunc)
+	local buf = leftover[readfunc]
+	leftover[readfunc] = nil
+	return buf or ""
+end
+
 -- the response head without its final CRLF, as a list of strings
 local function head(statuscode, header)
 	local parts = {format("HTTP/1.1 %03d %s\r\n", statuscode, http_status_msg[statuscode] or "")}
