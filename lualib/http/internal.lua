@@ -241,7 +241,11 @@ end
 stream.__call = stream.padding
 
 local function finish(s, ok)
-	s.connected = ok and nil or false
+	if ok then
+		s.connected = nil
+	else
+		s.connected = false
+	end
 	s._reading = nil
 end
 
