@@ -44,7 +44,7 @@ SPROTO_SRC := $(wildcard lualib-src/lua-sproto*.c)
 SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c lualib-src/lua-bson.c lualib-src/lua-md5.c $(SPROTO_SRC),$(wildcard lualib-src/lua-*.c)) lualib-src/sharetree.c lualib-src/crypt_des.c
 # the web parsers under skynet.webcore (pure C, also linked by fuzz targets)
 SKYNET_LUACLIB_SRC += lualib-src/http_parse.c lualib-src/ws_frame.c lualib-src/web_codec.c lualib-src/dns_msg.c
-LUACLIBS := luaclib/skynet.so luaclib/client.so luaclib/bson.so luaclib/sproto.so luaclib/md5.so
+LUACLIBS := luaclib/skynet.so luaclib/client.so luaclib/bson.so luaclib/sproto.so luaclib/md5.so luaclib/ltls.so
 
 # skynet.crypt, client.crypt and md5 take SHA-1, HMAC and MD5 from OpenSSL.
 CRYPTO_LIBS := -lcrypto
@@ -111,6 +111,11 @@ luaclib/bson.so: lualib-src/lua-bson.c | luaclib
 # (examples/client.lua): the Lua API only, so built like client.so.
 luaclib/sproto.so: $(SPROTO_SRC) lualib-src/lua-sproto.h | luaclib
 	$(CC) $(filter-out -fsanitize=%,$(ALL_CFLAGS)) -fPIC -shared -o $@ $(SPROTO_SRC) -lm
+
+# ltls is its own module (require "ltls.c"), as upstream, linked with the
+# system OpenSSL (Debian libssl-dev).
+luaclib/ltls.so: lualib-src/ltls.c | luaclib
+	$(CC) $(ALL_CFLAGS) $(SHARED) -o $@ $< -lssl -lcrypto
 
 # Unit tests link the core archive, the serializer and Lua directly.
 build/lualib/%.o: lualib-src/%.c $(wildcard lualib-src/*.h) $(CORE_HDR) | build/lualib

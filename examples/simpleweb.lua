@@ -19,6 +19,7 @@ local mode, protocol = ...
 protocol = protocol or "http"
 
 local BODY_LIMIT = 8192
+local server_ctx -- https: one SSL_CTX per agent
 
 -- the transport of one connection: read, write, close
 local function transport(id)
@@ -30,11 +31,15 @@ local function transport(id)
 		}
 	end
 	local tls = require "http.tlshelper"
-	local ctx = tls.newctx()
-	local certfile = skynet.getenv "certfile" or "./server-cert.pem"
-	local keyfile = skynet.getenv "keyfile" or "./server-key.pem"
-	ctx:set_cert(certfile, keyfile)
-	local t = tls.newtls("server", ctx)
+	if not server_ctx then
+		local certfile = skynet.getenv "certfile" or "./server-cert.pem"
+		local keyfile = skynet.getenv "keyfile" or "./server-key.pem"
+		skynet.error(certfile, keyfile)
+		local ctx = tls.newctx()
+		ctx:set_cert(certfile, keyfile)
+		server_ctx = ctx
+	end
+	local t = tls.newtls("server", server_ctx)
 	tls.init_responsefunc(id, t)()
 	return {
 		read = tls.readfunc(id, t),

@@ -68,9 +68,11 @@ local function is_literal(hostname)
 	return hostname:match "^%d+%.%d+%.%d+%.%d+$" or hostname:find(":", 1, true)
 end
 
--- Opens the connection and the transport (plain or TLS).  Returns the
--- socket id, an iface {read, write, readall} and a close function.
-local function open(host, deadline)
+-- Opens the connection and the transport (plain or TLS): returns the
+-- socket id, an iface {read, write, readall}, the Host value and a close
+-- function.  From the connect on, the socket is shut down at the deadline
+-- unless state.done is set by then (so the TLS handshake is timed too).
+local function open(host, deadline, state)
 	local scheme, hostname, port, hostheader = parse_host(host)
 	if scheme ~= "http" and scheme ~= "https" then
 		error("Invalid protocol: " .. scheme)
@@ -91,6 +93,14 @@ local function open(host, deadline)
 		end
 	end
 	local fd = sockethelper.connect(addr, port, left)
+	if deadline then
+		left = deadline - skynet.now()
+		skynet.timeout(left > 0 and left or 0, function()
+			if not state.done then
+				socket.shutdown(fd)
+			end
+		end)
+	end
 	local closed = false
 	local iface
 	local ok, err = pcall(function()
@@ -126,6 +136,7 @@ local function open(host, deadline)
 		end
 	end
 	if not ok then
+		state.done = true -- the id may be reused before the deadline
 		close()
 		error(err, 0)
 	end
@@ -138,20 +149,12 @@ end
 local function with_connection(host, f)
 	local timeout = httpc.timeout
 	local deadline = timeout and skynet.now() + timeout
-	local fd, iface, hostheader, close = open(host, deadline)
-	local done = false
-	if deadline then
-		local left = deadline - skynet.now()
-		skynet.timeout(left > 0 and left or 0, function()
-			if not done then
-				socket.shutdown(fd)
-			end
-		end)
-	end
-	local disarm = function() done = true end
+	local state = {done = false}
+	local _, iface, hostheader, close = open(host, deadline, state)
+	local disarm = function() state.done = true end
 	local ok, a, b, keep = pcall(f, iface, hostheader, disarm)
 	if not ok or not keep then
-		done = true
+		state.done = true
 		close()
 	end
 	if not ok then
