@@ -1,6 +1,9 @@
 /*
  * http_parse.c -- HTTP/1.1 heads and the chunked decoder (see http_parse.h).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include "http_parse.h"
 
 #include <string.h>
