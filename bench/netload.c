@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #define HIST_MAX 2000000 /* 1 us buckets up to 2 s */
+#define RBUF_SIZE 65536  /* answers longer than this are an error */
 #define INFLIGHT_MAX 64
 #define SIZE_MAX_REQ 65535
 
@@ -78,10 +79,37 @@ static int free_port(void) {
 
 static size_t SIZE = 64, WIRE; /* payload bytes; bytes on the wire per request */
 static int FRAMED;
+enum { MODE_ECHO, MODE_HTTP, MODE_WS };
+static int MODE = MODE_ECHO;
+static const char *PATH = "/bench";
+static char HTTP_REQ[512];
 
 /* The expected bytes of request `seq` of connection `index`. */
 static void fill(unsigned char *p, int index, uint64_t seq) {
 	unsigned char *body = p;
+	if (MODE == MODE_HTTP) {
+		memcpy(p, HTTP_REQ, WIRE);
+		return;
+	}
+	if (MODE == MODE_WS) {
+		/* masked text frame: header, key, payload XOR key; the payload is
+		 * printable ASCII so it is valid UTF-8 */
+		size_t h = 2;
+		p[0] = 0x81;
+		if (SIZE < 126) {
+			p[1] = (unsigned char)(0x80 | SIZE);
+		} else {
+			p[1] = 0x80 | 126;
+			p[2] = (unsigned char)(SIZE >> 8);
+			p[3] = (unsigned char)SIZE;
+			h = 4;
+		}
+		unsigned char key[4] = {(unsigned char)seq, (unsigned char)index, 0x5a, 0xa5};
+		memcpy(p + h, key, 4);
+		for (size_t i = 0; i < SIZE; i++)
+			p[h + 4 + i] = (unsigned char)('a' + (seq * 7 + (uint64_t)index + i) % 26) ^ key[i & 3];
+		return;
+	}
 	if (FRAMED) {
 		p[0] = (unsigned char)(SIZE >> 8);
 		p[1] = (unsigned char)SIZE;
@@ -89,6 +117,77 @@ static void fill(unsigned char *p, int index, uint64_t seq) {
 	}
 	for (size_t i = 0; i < SIZE; i++)
 		body[i] = (unsigned char)(seq * 131 + (uint64_t)index * 7 + i);
+}
+
+/* Length of the whole answer at the start of buf[0..n), 0 if it has not
+ * all arrived, -1 if it is wrong.  For echo modes the answer is `expect`
+ * itself; http and ws check what they can (status 200, the payload). */
+static long answer_len(const unsigned char *buf, size_t n, int index, uint64_t seq, unsigned char *expect) {
+	if (MODE == MODE_ECHO) {
+		if (n < WIRE)
+			return 0;
+		fill(expect, index, seq);
+		return memcmp(expect, buf, WIRE) == 0 ? (long)WIRE : -1;
+	}
+	if (MODE == MODE_HTTP) {
+		const unsigned char *e = memmem(buf, n, "\r\n\r\n", 4);
+		if (e == NULL)
+			return n >= RBUF_SIZE ? -1 : 0;
+		size_t head = (size_t)(e - buf) + 4;
+		if (head < 12 || memcmp(buf, "HTTP/1.1 200", 12) != 0)
+			return -1;
+		const unsigned char *cl = memmem(buf, head, "content-length:", 15);
+		if (cl == NULL)
+			cl = memmem(buf, head, "Content-Length:", 15);
+		if (cl == NULL)
+			return -1;
+		long body = strtol((const char *)cl + 15, NULL, 10);
+		if (body < 0 || head + (size_t)body > RBUF_SIZE)
+			return -1;
+		return n >= head + (size_t)body ? (long)(head + (size_t)body) : 0;
+	}
+	/* ws: an unmasked text frame carrying the request's payload */
+	if (n < 2)
+		return 0;
+	size_t h = 2, len = buf[1] & 0x7f;
+	if (buf[0] != 0x81 || (buf[1] & 0x80) || len == 127)
+		return -1;
+	if (len == 126) {
+		if (n < 4)
+			return 0;
+		len = (size_t)buf[2] << 8 | buf[3];
+		h = 4;
+	}
+	if (len != SIZE)
+		return -1;
+	if (n < h + len)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (buf[h + i] != (unsigned char)('a' + (seq * 7 + (uint64_t)index + i) % 26))
+			return -1;
+	return (long)(h + len);
+}
+
+/* RFC 6455 opening handshake on a blocking socket; 0 or -1. */
+static int ws_handshake(int fd, int port) {
+	char req[512];
+	int n = snprintf(req, sizeof(req),
+	                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	                 PATH, port);
+	if (write(fd, req, (size_t)n) != n)
+		return -1;
+	char buf[1024];
+	size_t got = 0;
+	while (got < sizeof(buf) - 1) {
+		ssize_t r = read(fd, buf + got, 1); /* byte by byte: no frame bytes swallowed */
+		if (r <= 0)
+			return -1;
+		got++;
+		if (got >= 4 && memcmp(buf + got - 4, "\r\n\r\n", 4) == 0)
+			return memcmp(buf, "HTTP/1.1 101", 12) == 0 ? 0 : -1;
+	}
+	return -1;
 }
 
 static int flush_conn(struct conn *c) {
@@ -121,7 +220,7 @@ static void queue_request(struct conn *c, int inflight) {
 
 static void usage(void) {
 	fprintf(stderr, "usage: netload -p PORT [-c CONNS] [-d SECONDS] [-w WARMUP] [-s BYTES] [-f] [-i INFLIGHT] "
-	                "[-n PREFIX]\n       netload --free-port\n");
+	                "[-n PREFIX] [-m echo|http|ws] [-u PATH]\n       netload --free-port\n");
 	exit(2);
 }
 
@@ -143,6 +242,10 @@ int main(int argc, char **argv) {
 		i++;
 		if (strcmp(a, "-p") == 0)
 			port = atoi(v);
+		else if (strcmp(a, "-m") == 0)
+			MODE = strcmp(v, "http") == 0 ? MODE_HTTP : strcmp(v, "ws") == 0 ? MODE_WS : MODE_ECHO;
+		else if (strcmp(a, "-u") == 0)
+			PATH = v;
 		else if (strcmp(a, "-c") == 0)
 			nconn = atoi(v);
 		else if (strcmp(a, "-d") == 0)
@@ -162,6 +265,11 @@ int main(int argc, char **argv) {
 	    inflight < 1 || inflight > INFLIGHT_MAX || secs <= 0)
 		usage();
 	WIRE = SIZE + (FRAMED ? 2 : 0);
+	if (MODE == MODE_HTTP) {
+		WIRE = (size_t)snprintf(HTTP_REQ, sizeof(HTTP_REQ), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", PATH, port);
+	} else if (MODE == MODE_WS) {
+		WIRE = SIZE + (SIZE < 126 ? 6 : 8);
+	}
 
 	struct conn *conns = calloc((size_t)nconn, sizeof(*conns));
 	uint32_t *hist = calloc(HIST_MAX + 1, sizeof(uint32_t));
@@ -185,13 +293,17 @@ int main(int argc, char **argv) {
 			c->fd = socket(AF_INET, SOCK_STREAM, 0);
 			setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		}
+		if (MODE == MODE_WS && ws_handshake(c->fd, port) < 0) {
+			fprintf(stderr, "netload: websocket handshake on %s failed\n", PATH);
+			return 1;
+		}
 		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 		c->wbuf = malloc(WIRE * (size_t)inflight);
-		c->rbuf = malloc(WIRE);
+		c->rbuf = malloc(RBUF_SIZE);
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
 		epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 	}
-	unsigned char *expect = malloc(WIRE);
+	unsigned char *expect = malloc(WIRE > RBUF_SIZE ? WIRE : RBUF_SIZE);
 	int64_t t_start = now_ns();
 	int64_t t_measure = t_start + (int64_t)(warm * 1e9);
 	int64_t t_end = t_measure + (int64_t)(secs * 1e9);
@@ -228,7 +340,11 @@ int main(int argc, char **argv) {
 					goto lost;
 			}
 			for (;;) {
-				ssize_t r = read(c->fd, c->rbuf + c->rlen, WIRE - c->rlen);
+				if (c->rlen == RBUF_SIZE) {
+					errors++;
+					goto lost;
+				}
+				ssize_t r = read(c->fd, c->rbuf + c->rlen, RBUF_SIZE - c->rlen);
 				if (r < 0) {
 					if (errno == EAGAIN || errno == EINTR)
 						break;
@@ -237,13 +353,14 @@ int main(int argc, char **argv) {
 				if (r == 0)
 					goto lost;
 				c->rlen += (size_t)r;
-				if (c->rlen < WIRE)
+			answer:;
+				uint64_t seq = c->next_seq - (uint64_t)c->outstanding;
+				long alen = answer_len(c->rbuf, c->rlen, c->index, seq, expect);
+				if (alen == 0)
 					continue;
 				/* one whole answer */
 				int64_t t = now_ns();
-				uint64_t seq = c->next_seq - (uint64_t)c->outstanding;
-				fill(expect, c->index, seq);
-				if (c->outstanding == 0 || memcmp(expect, c->rbuf, WIRE) != 0) {
+				if (alen < 0 || c->outstanding == 0) {
 					errors++;
 					goto lost;
 				}
@@ -251,19 +368,22 @@ int main(int argc, char **argv) {
 				c->out_head = (c->out_head + 1) % INFLIGHT_MAX;
 				c->outstanding--;
 				outstanding--;
-				c->rlen = 0;
+				memmove(c->rbuf, c->rbuf + alen, c->rlen - (size_t)alen);
+				c->rlen -= (size_t)alen;
 				if (t >= t_measure && t < t_end) {
 					measured++;
 					hist[lat < HIST_MAX ? lat : HIST_MAX]++;
 					if ((uint64_t)lat > maxlat)
 						maxlat = (uint64_t)lat;
 				}
-				if (t >= t_end)
-					continue; /* draining */
-				queue_request(c, inflight);
-				outstanding++;
-				if (flush_conn(c) < 0)
-					goto lost;
+				if (t < t_end) {
+					queue_request(c, inflight);
+					outstanding++;
+					if (flush_conn(c) < 0)
+						goto lost;
+				}
+				if (c->rlen > 0 && c->outstanding > 0)
+					goto answer; /* several answers in one read */
 			}
 			continue;
 		lost:
@@ -297,6 +417,8 @@ int main(int argc, char **argv) {
 	}
 	if (FRAMED)
 		printf("%s_frames_per_s %.0f frames/s\n", prefix, (double)measured / window);
+	else if (MODE == MODE_WS)
+		printf("%s_msgs_per_s %.0f msg/s\n", prefix, (double)measured / window);
 	else
 		printf("%s_rps %.0f req/s\n", prefix, (double)measured / window);
 	printf("%s_p50_us %llu us\n", prefix, (unsigned long long)p50);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh -- run the benchmark scenarios against this tree's ./skynet.
 #
-#   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate cluster harbor mysql redis sproto
+#   bench/run.sh                 every scenario: boot send call spawn timer exit echo gate http websocket cluster harbor mysql redis sproto
 #                                multicast sharedata snax login metrics
 #   bench/run.sh send call       only these
 #
@@ -25,7 +25,7 @@ BENCH=$ROOT/bench
 SECS=${BENCH_SECONDS:-3}
 THREADS=${BENCH_THREADS:-2}
 WARMUP=0.5
-ALL_SCENARIOS="boot send call spawn timer exit echo gate cluster harbor mysql redis sproto multicast sharedata snax login metrics"
+ALL_SCENARIOS="boot send call spawn timer exit echo gate http websocket cluster harbor mysql redis sproto multicast sharedata snax login metrics"
 
 log() { echo "bench: $*" >&2; }
 
@@ -179,6 +179,8 @@ net_bound=$(ceil "$WARMUP + $SECS + 20")
 # A node serving TCP on a free port (SERVICE writes the file bench_ready
 # once it listens and ends when CONNS connections have closed) with
 # bench/netload.c as its client; prints the client's and the node's metrics.
+# NET_NODE_ARGS (key=value words) are added to the node's config.
+NET_NODE_ARGS=""
 run_net() {
 	local name=$1 service=$2 conns=$3
 	shift 3
@@ -186,8 +188,9 @@ run_net() {
 	port=$("$NETLOAD" --free-port) || return 1
 	mkdir -p "$dir"
 	rm -f "$dir/ready" "$dir/netload.out"
+	# shellcheck disable=SC2086  # NET_NODE_ARGS is a word list
 	run_node "$name" "$service" "$net_bound" bench_port="$port" bench_conns="$conns" \
-		bench_ready="$dir/ready" bench_prefix="$name" >"$dir/node.out" &
+		bench_ready="$dir/ready" bench_prefix="$name" $NET_NODE_ARGS >"$dir/node.out" &
 	local npid=$! n=200
 	while [ ! -e "$dir/ready" ] && [ "$n" -gt 0 ] && kill -0 "$npid" 2>/dev/null; do
 		sleep 0.05
@@ -326,6 +329,20 @@ for scenario in "$@"; do
 			;;
 		gate)
 			run_net gate_c64 bench_gate 64 -f -i 4
+			;;
+		http)
+			# keep-alive GET /bench through http.httpd (bench_http_agent)
+			NET_NODE_ARGS="bench_agent=bench_http_agent"
+			run_net http_c1 bench_echo 1 -m http -u /bench
+			run_net http_c64 bench_echo 64 -m http -u /bench
+			NET_NODE_ARGS=""
+			;;
+		websocket)
+			# 64-byte text frames echoed through http.websocket (bench_ws_agent)
+			NET_NODE_ARGS="bench_agent=bench_ws_agent"
+			run_net ws_c1 bench_echo 1 -m ws -u /ws
+			run_net ws_c64 bench_echo 64 -m ws -u /ws
+			NET_NODE_ARGS=""
 			;;
 		sproto)
 			# four CPU-bound windows in one service

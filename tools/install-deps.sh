@@ -8,8 +8,6 @@ PACKAGES="gcc make liblua5.4-dev lua5.4 clang libclang-rt-14-dev mariadb-server 
 PACKAGES="$PACKAGES libssl-dev"
 # the metrics tests: a real Prometheus (and promtool) and headless chromium
 PACKAGES="$PACKAGES prometheus chromium"
-# the web tests: curl as an HTTP client
-PACKAGES="$PACKAGES curl"
 # the web tests: curl as an HTTP client, openssl to make certificates
 PACKAGES="$PACKAGES curl openssl"
 [ -n "${EXTRA_PACKAGES:-}" ] && PACKAGES="$PACKAGES $EXTRA_PACKAGES"

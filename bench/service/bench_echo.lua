@@ -7,6 +7,8 @@
 -- connections have come and gone.  Metrics (the client's are printed by
 -- run.sh): <prefix>_node_cpu_us_per_req, node CPU from the first accept to
 -- the last close divided by the requests the agents answered.
+-- The `http` and `websocket` scenarios use it too, with bench_agent =
+-- bench_http_agent or bench_ws_agent (the agent service to start).
 local skynet = require "skynet"
 local socket = require "skynet.socket"
 local benchlib = require "benchlib"
@@ -18,9 +20,10 @@ skynet.start(function()
 	local nagents = tonumber(skynet.getenv "bench_agents") or 4
 	local size = tonumber(skynet.getenv "bench_size") or 64
 	local prefix = skynet.getenv "bench_prefix" or "echo"
+	local agent = skynet.getenv "bench_agent" or "bench_echo_agent"
 	local agents = {}
 	for i = 1, nagents do
-		agents[i] = skynet.newservice("bench_echo_agent", size)
+		agents[i] = skynet.newservice(agent, size)
 	end
 	local accepted, closed, served, rr = 0, 0, 0, 0
 	local cpu0
