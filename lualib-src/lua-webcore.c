@@ -80,8 +80,8 @@ static void header_add(lua_State *L, int idx, const struct http_span *name, cons
 	}
 }
 
-/* Appends a continuation line to the last field added (name kept in the
- * registry-free way: the caller passes its key at stack top). */
+/* Appends a continuation line to the last field added, whose lower-cased
+ * name the caller keeps at stack index keyidx (the last element of a list). */
 static void header_continue(lua_State *L, int idx, int keyidx, const struct http_span *value) {
 	lua_pushvalue(L, keyidx);
 	int t = lua_rawget(L, idx);
