@@ -26,6 +26,7 @@ local httpc = {}
 local default_port = {http = 80, https = 443}
 
 local async_dns
+local client_ctx -- one TLS client context per service, made at the first https call
 
 function httpc.dns(server, port)
 	async_dns = require "skynet.dns"
@@ -106,8 +107,8 @@ local function open(host, deadline, state)
 	local ok, err = pcall(function()
 		if scheme == "https" then
 			local tls = require "http.tlshelper"
-			local ctx = tls.newctx()
-			local t = tls.newtls("client", ctx, not is_literal(hostname) and hostname or nil)
+			client_ctx = client_ctx or tls.newctx()
+			local t = tls.newtls("client", client_ctx, not is_literal(hostname) and hostname or nil)
 			tls.init_requestfunc(fd, t)(not is_literal(hostname) and hostname or nil)
 			local closetls = tls.closefunc(t)
 			iface = {
