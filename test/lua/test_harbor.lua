@@ -65,10 +65,10 @@ local function pending_names()
 	T.eq("40,000 messages to a name registered later all arrive", c2, 40000)
 	T.ok("... in the order they were sent", o2)
 	-- 8 times the messages: linear cost is ~8x the time, the old tail walk
-	-- (quadratic) ~30-60x.  The bound leaves room for a noisy machine.
+	-- (quadratic) ~40x or more.  The bound leaves room for a loaded machine.
 	local ratio = big / math.max(small, 1e-3)
 	T.ok(string.format("queueing for an unregistered name costs the same per message "
-		.. "(5k: %.3f s, 40k: %.3f s, ratio %.1f)", small, big, ratio), ratio < 20)
+		.. "(5k: %.3f s, 40k: %.3f s, ratio %.1f)", small, big, ratio), ratio < 25)
 	local sink = skynet.newservice("svc_sink")
 	skynet.name("later", sink)
 	skynet.send("later", "lua", "n", 1)
