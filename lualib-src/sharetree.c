@@ -542,7 +542,7 @@ int stree_next(const struct stree_table *t, uint32_t *pos, struct stree_value *k
 }
 
 uint32_t stree_after(const struct stree_table *t, const struct stree_value *v) {
-	if (v >= t->array && v < t->array + t->sizearray)
+	if (t->sizearray > 0 && v >= t->array && v < t->array + t->sizearray) /* array may be NULL */
 		return (uint32_t)(v - t->array) + 1;
 	const struct stree_node *n = (const struct stree_node *)((const char *)v - offsetof(struct stree_node, value));
 	return t->sizearray + (uint32_t)(n - t->hash) + 1;
