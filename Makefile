@@ -98,9 +98,10 @@ luaclib/client.so: $(CLIENT_SRC) lualib-src/crypt_des.h | luaclib
 	$(CC) $(filter-out -fsanitize=%,$(ALL_CFLAGS)) -fPIC -shared -Ilualib-src -o $@ $(CLIENT_SRC) $(CRYPTO_LIBS)
 
 # md5.core under lualib/md5.lua, its own .so as upstream (require "md5.core"
-# looks for luaclib/md5.so).
+# looks for luaclib/md5.so).  Loaded by the stand-alone interpreter too, so
+# no sanitizer runtime, as client.so.
 luaclib/md5.so: lualib-src/lua-md5.c | luaclib
-	$(CC) $(ALL_CFLAGS) $(SHARED) -o $@ $< $(CRYPTO_LIBS)
+	$(CC) $(filter-out -fsanitize=%,$(ALL_CFLAGS)) -fPIC -shared -o $@ $< $(CRYPTO_LIBS)
 
 # bson is its own module (require "bson"), as upstream: no skynet symbols,
 # so the stand-alone lua5.4 interpreter can load it too.
