@@ -43,6 +43,8 @@
 #include "dns_msg.h"
 #include "http_parse.h"
 #include "web_codec.h"
+
+#include <openssl/evp.h>
 #include "ws_frame.h"
 
 /* HTTP ------------------------------------------------------------------------ */
@@ -343,13 +345,14 @@ static int lws_accept(lua_State *L) {
 	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 	size_t len;
 	const char *key = luaL_checklstring(L, 1, &len);
-	struct web_sha1 s;
 	uint8_t digest[WEB_SHA1_SIZE];
 	char out[WEB_BASE64_LEN(WEB_SHA1_SIZE)];
-	web_sha1_init(&s);
-	web_sha1_update(&s, key, len);
-	web_sha1_update(&s, guid, sizeof(guid) - 1);
-	web_sha1_final(&s, digest);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md && EVP_DigestInit_ex(md, EVP_sha1(), NULL) && EVP_DigestUpdate(md, key, len) &&
+	         EVP_DigestUpdate(md, guid, sizeof(guid) - 1) && EVP_DigestFinal_ex(md, digest, NULL);
+	EVP_MD_CTX_free(md);
+	if (!ok)
+		return luaL_error(L, "websocket: libcrypto could not compute SHA-1");
 	lua_pushlstring(L, out, web_base64_encode(out, digest, sizeof(digest)));
 	return 1;
 }

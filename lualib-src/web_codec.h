@@ -1,7 +1,8 @@
 /*
- * web_codec.h -- SHA-1 and base64, the two codecs of the WebSocket
- * handshake (Sec-WebSocket-Accept = base64(sha1(key .. GUID)), the key
- * itself base64 of 16 random bytes).  Pure functions, no allocation.
+ * web_codec.h -- base64 for the WebSocket handshake
+ * (Sec-WebSocket-Accept = base64(sha1(key .. GUID)), the key itself base64
+ * of 16 random bytes; the SHA-1 is libcrypto's).  Pure functions, no
+ * allocation.
  */
 #ifndef WEB_CODEC_H
 #define WEB_CODEC_H
@@ -10,17 +11,6 @@
 #include <stdint.h>
 
 #define WEB_SHA1_SIZE 20
-
-struct web_sha1 {
-	uint32_t h[5];
-	uint64_t bytes;
-	uint8_t block[64];
-	size_t fill;
-};
-
-void web_sha1_init(struct web_sha1 *s);
-void web_sha1_update(struct web_sha1 *s, const void *data, size_t n);
-void web_sha1_final(struct web_sha1 *s, uint8_t out[WEB_SHA1_SIZE]);
 
 /* Bytes base64 of n input bytes takes (with padding). */
 #define WEB_BASE64_LEN(n) (((n) + 2) / 3 * 4)
