@@ -100,8 +100,11 @@ static struct dl_entry *grow(lua_State *L, struct sched *s) {
 }
 
 /* Arms a timer for the earliest deadline unless one fires by then.  The
- * timer's session is marked in R_SESSION_CO with a light userdata (see
- * sched_deadline_tick); older timers still armed fire harmlessly. */
+ * timer's session is kept in R_DEADLINE_TIMERS, not in R_SESSION_CO: a
+ * key that stays in that table while calls come and go would make Lua
+ * rehash it on nearly every call (a hash with one live key and one free
+ * node has no room for the next new key), about 600 instructions a call.
+ * Older timers still armed fire harmlessly. */
 void sched_deadline_arm(lua_State *L, struct sched *s) {
 	struct deadlines *d = &s->deadlines;
 	if (d->n == 0)
@@ -114,8 +117,8 @@ void sched_deadline_arm(lua_State *L, struct sched *s) {
 	lua_pushinteger(L, when > now ? (lua_Integer)(when - now) : 0);
 	int session = sched_timer_session(L, s, -1);
 	lua_pop(L, 1);
-	lua_pushlightuserdata(L, &sched_key);
-	ref_seti(L, s, R_SESSION_CO, session);
+	lua_pushboolean(L, 1);
+	ref_seti(L, s, R_DEADLINE_TIMERS, session);
 	d->armed = when;
 	d->armed_session = session;
 }
@@ -167,7 +170,7 @@ void sched_deadline_done(lua_State *L, struct sched *s, int slot, int session) {
 /* A timer armed by sched_deadline_arm fired with `session`. */
 void sched_deadline_tick(lua_State *L, struct sched *s, int session) {
 	lua_pushnil(L);
-	ref_seti(L, s, R_SESSION_CO, session);
+	ref_seti(L, s, R_DEADLINE_TIMERS, session);
 	if (session == s->deadlines.armed_session)
 		s->deadlines.armed = 0;
 }

@@ -521,14 +521,16 @@ static int raw_dispatch(lua_State *L) {
 			lua_pushinteger(L, session);
 			resume_settle(L, s, 4);
 		} else if (t == LUA_TNIL) {
+			if (ref_geti(L, s, R_DEADLINE_TIMERS, session) != LUA_TNIL) {
+				sched_deadline_tick(L, s, (int)session);
+				expire_calls(L, s);
+				return 0;
+			}
 			lua_pushinteger(L, session);
 			lua_pushvalue(L, 5);
 			lua_pushvalue(L, 2);
 			lua_pushvalue(L, 3);
 			call_unknown(L, s, "unknown_response", 4);
-		} else if (t == LUA_TLIGHTUSERDATA) { /* a deadline timer */
-			sched_deadline_tick(L, s, (int)session);
-			expire_calls(L, s);
 		} else { /* "BREAK" or "TIMEOUT": the waiter gave up, drop the late reply */
 			if (lua_tostring(L, -1) == s->timed_out)
 				s->late++;

@@ -370,6 +370,7 @@ int luaopen_skynet_sched(lua_State *L) {
 	lua_pop(L, 1);
 	new_ref_table(L, &next, s, R_PROTO);
 	new_ref_table(L, &next, s, R_SESSION_CO);
+	new_ref_table(L, &next, s, R_DEADLINE_TIMERS);
 	new_ref_table(L, &next, s, R_CO_SESSION);
 	lua_newtable(L); /* R_COSTATES: weak keys */
 	lua_createtable(L, 0, 1);

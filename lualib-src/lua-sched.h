@@ -26,9 +26,8 @@
 /* Registry references of the scheduler's Lua values. */
 enum {
 	R_PROTO,          /* name/id -> protocol class */
-	R_SESSION_CO,     /* session -> waiting coroutine, "BREAK" (drop the late reply), "TIMEOUT"
-	                   * (the call timed out: drop and count the late reply) or a light
-	                   * userdata (a timer of lua-sched-deadline.c) */
+	R_SESSION_CO,     /* session -> waiting coroutine, "BREAK" (drop the late reply) or "TIMEOUT"
+	                   * (the call timed out: drop and count the late reply) */
 	R_CO_SESSION,     /* coroutine -> session of the request it must answer (0: a send) */
 	R_COSTATES,       /* thread -> its costate userdata (weak keys) */
 	R_WATCHING,       /* session of a call in flight -> address called */
@@ -46,6 +45,7 @@ enum {
 	R_RUNNING,        /* the coroutine the scheduler resumed last */
 	R_INIT_THREAD,    /* the coroutine running the start function */
 	R_DEADLINES,      /* the deadline entries and heap (lua-sched-deadline.c), false until the first */
+	R_DEADLINE_TIMERS, /* session of an armed deadline timer -> true (lua-sched-deadline.c) */
 	R_COUNT
 };
 
