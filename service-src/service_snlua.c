@@ -140,7 +140,7 @@ static int launch_cb(struct skynet_context *ctx, void *ud, int type, int session
 	struct snlua *l = ud;
 	skynet_callback(ctx, NULL, NULL);
 	if (init_service(l, ctx, msg, sz))
-		skynet_command(ctx, "EXIT", NULL);
+		skynet_command(ctx, "EXIT", SKYNET_EXIT_INIT_FAILED);
 	return 0;
 }
 

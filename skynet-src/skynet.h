@@ -34,6 +34,11 @@
 #define SKYNET_SEND_NO_DEST (-1)
 #define SKYNET_SEND_TOO_LARGE (-2)
 
+/* skynet_command(ctx, "EXIT", SKYNET_EXIT_INIT_FAILED): a service module
+ * whose start-up failed exits with this, so that a failed bootstrap stops
+ * the node instead of leaving it idle. */
+#define SKYNET_EXIT_INIT_FAILED "init failed"
+
 struct skynet_context;
 
 typedef int (*skynet_cb)(struct skynet_context *context, void *ud, int type, int session,

@@ -114,9 +114,18 @@ static const char *cmd_name(struct skynet_context *ctx, const char *param) {
 	return NULL;
 }
 
+/* EXIT ["init failed"]: the parameter is our extension, sent by a service
+ * module whose start-up failed.  When that service is the bootstrap one,
+ * nothing else will ever start: the node stops with status 1 instead of
+ * idling forever with only the logger (a wrong lua_path in the config did
+ * that). */
 static const char *cmd_exit(struct skynet_context *ctx, const char *param) {
-	(void)param;
+	bool bootstrap_failed = param && strcmp(param, SKYNET_EXIT_INIT_FAILED) == 0 && skynet_context_is_bootstrap(ctx);
 	notify_exit(ctx, 0);
+	if (bootstrap_failed) {
+		skynet_error(NULL, "bootstrap service failed to start (reason above): the node stops");
+		skynet_node_abort(1);
+	}
 	return NULL;
 }
 

@@ -407,6 +407,18 @@ void skynet_node_abort(int status) {
 		abort_finish();
 }
 
+/* Written once by skynet_start before the workers run. */
+static atomic_uint bootstrap_handle;
+
+void skynet_context_mark_bootstrap(struct skynet_context *ctx) {
+	atomic_store(&bootstrap_handle, skynet_context_handle(ctx));
+}
+
+bool skynet_context_is_bootstrap(struct skynet_context *ctx) {
+	uint32_t h = atomic_load(&bootstrap_handle);
+	return h != 0 && h == skynet_context_handle(ctx);
+}
+
 bool skynet_node_quitting(void) { return atomic_load(&aborting); }
 int skynet_node_exit_status(void) { return atomic_load(&exit_status); }
 

@@ -92,6 +92,10 @@ void *skynet_context_getlog(struct skynet_context *ctx);
 /* Takes the message log away from ctx (NULL if none); the caller closes it. */
 void *skynet_context_detachlog(struct skynet_context *ctx);
 
+/* The service launched from the config's `bootstrap` line (skynet_start). */
+void skynet_context_mark_bootstrap(struct skynet_context *ctx);
+bool skynet_context_is_bootstrap(struct skynet_context *ctx);
+
 /* Shutdown: set once every service is gone. */
 bool skynet_node_quitting(void);
 /* Retires every service; the process then exits with `status`. */

@@ -194,11 +194,13 @@ static int bootstrap(struct skynet_context *logger, const char *cmdline) {
 	char args[sz + 1];
 	name[0] = args[0] = '\0';
 	int n = sscanf(cmdline, "%s %[^\n]", name, args);
-	if (n < 1 || skynet_context_new(name, n > 1 ? args : NULL) == NULL) {
+	struct skynet_context *ctx = n < 1 ? NULL : skynet_context_new(name, n > 1 ? args : NULL);
+	if (ctx == NULL) {
 		skynet_error(NULL, "Bootstrap error : %s", cmdline);
 		skynet_context_dispatchall(logger);
 		return 1;
 	}
+	skynet_context_mark_bootstrap(ctx);
 	return 0;
 }
 

@@ -51,6 +51,21 @@ run_bad "config: unwritable logger file" "$W/logger.config" "Can't launch logger
 write_config "$W/boot.config" cfgprobe 'bootstrap = "nosuchmodule x"'
 run_bad "config: missing bootstrap module names the paths tried" "$W/boot.config" "try open nosuchmodule failed : .*cservice/nosuchmodule.so"
 
+# A lua_path that misses lualib: the bootstrap service cannot load the
+# scheduler.  The node used to idle forever with only the logger alive.
+write_config "$W/lpath.config" cfgprobe "lua_path = \"$W/nowhere/?.lua\""
+timeout 10 ./skynet "$W/lpath.config" > "$W/out" 2>&1
+rc=$?
+if [ $rc -eq 124 ]; then
+	fail "config: bootstrap that fails to load stops the node" "skynet hung"
+elif [ $rc -eq 0 ]; then
+	fail "config: bootstrap that fails to load stops the node" "exit status 0"
+elif ! grep -q "bootstrap service failed to start" "$W/out" || ! grep -q "module 'skynet.require' not found" "$W/out"; then
+	fail "config: bootstrap that fails to load stops the node" "output lacks the reason: $(head -c 300 "$W/out")"
+else
+	pass "config: bootstrap that fails to load stops the node"
+fi
+
 write_config "$W/start.config" no_such_start_service
 run_bad "config: missing start service names the paths searched" "$W/start.config" "test/e2e/lua/no_such_start_service.lua"
 
