@@ -32,7 +32,7 @@ int sched_l_timeout(lua_State *L) {
 	sched_co_new(L, s, 2);
 	int co = lua_gettop(L);
 	lua_pushvalue(L, co);
-	ref_seti(L, s, R_SESSION_CO, session);
+	sched_smap_set(L, s, SM_CO, session);
 	push_ref(L, s, R_S);
 	if (get_rawfield(L, s, -1, K_TIMER_HOOK) != LUA_TNIL) {
 		lua_pushvalue(L, co);
@@ -56,7 +56,7 @@ static int suspend_sleep(lua_State *L, struct sched *s, int session, lua_KFuncti
 	if (sched_co_tracetag(L, s, rt) == LUA_TSTRING)
 		sched_trace_event(L, s, -1, "sleep");
 	lua_pop(L, 1);
-	ref_seti(L, s, R_SESSION_CO, session);
+	sched_smap_set(L, s, SM_CO, session);
 	lua_pushinteger(L, session);
 	ref_set(L, s, R_SLEEP, 2);
 	lua_settop(L, 2);
@@ -98,7 +98,7 @@ static int wait_k(lua_State *L, int status, lua_KContext k) {
 	struct sched *s = sched_get(L);
 	ref_clear(L, s, R_SLEEP, 2);
 	lua_pushnil(L);
-	ref_seti(L, s, R_SESSION_CO, (lua_Integer)k);
+	sched_smap_set(L, s, SM_CO, (lua_Integer)k);
 	return 0;
 }
 
@@ -226,9 +226,9 @@ static int call_fail(lua_State *L, struct sched *s, int addr, int r) {
 static int wait_reply(lua_State *L, struct sched *s, int session, int ti, lua_KFunction k) {
 	lua_pushinteger(L, ti > 0 ? sched_deadline_add(L, s, session, ti) : -1);
 	lua_pushvalue(L, 1);
-	ref_seti(L, s, R_WATCHING, session);
+	sched_smap_set(L, s, SM_WATCHING, session);
 	push_running(L, s);
-	ref_seti(L, s, R_SESSION_CO, session);
+	sched_smap_set(L, s, SM_CO, session);
 	int top = lua_gettop(L);
 	push_key(L, s, K_SUSPEND);
 	return lua_yieldk(L, 1, top, k);
@@ -249,7 +249,7 @@ static int call_k(lua_State *L, int status, lua_KContext top) {
 	int session = (int)lua_tointeger(L, 3);
 	wait_done(L, s, 4, session);
 	lua_pushnil(L);
-	ref_seti(L, s, R_WATCHING, session);
+	sched_smap_set(L, s, SM_WATCHING, session);
 	if (lua_toboolean(L, (int)top + 1)) {
 		int base = (int)top;
 		get_field(L, s, 2, K_UNPACK);
@@ -314,7 +314,7 @@ static int wait_reply_k(lua_State *L, int status, lua_KContext top) {
 	struct sched *s = sched_get(L);
 	wait_done(L, s, 3, (int)lua_tointeger(L, 2));
 	lua_pushnil(L);
-	ref_seti(L, s, R_WATCHING, lua_tointeger(L, 2));
+	sched_smap_set(L, s, SM_WATCHING, lua_tointeger(L, 2));
 	lua_settop(L, (int)top + 3);
 	return 3;
 }

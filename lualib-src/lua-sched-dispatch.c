@@ -230,13 +230,13 @@ static int next_wakeup(lua_State *L, struct sched *s) {
 		int token = lua_gettop(L);
 		if (ref_get(L, s, R_SLEEP, token) != LUA_TNIL) {
 			int session = lua_gettop(L);
-			if (ref_get(L, s, R_SESSION_CO, session) == LUA_TTHREAD) {
+			if (sched_smap_get(L, s, SM_CO, lua_tointeger(L, session)) == LUA_TTHREAD) {
 				int co = lua_gettop(L);
 				if (sched_co_tracetag(L, s, co) == LUA_TSTRING)
 					sched_trace_line(L, s, -1, "resume");
 				lua_pop(L, 1);
 				push_key(L, s, K_BREAK);
-				ref_set(L, s, R_SESSION_CO, session);
+				sched_smap_set(L, s, SM_CO, lua_tointeger(L, session));
 				lua_pushboolean(L, 0);
 				push_key(L, s, K_BREAK);
 				lua_pushnil(L);
@@ -258,13 +258,15 @@ static int next_wakeup(lua_State *L, struct sched *s) {
 static int next_error(lua_State *L, struct sched *s) {
 	while (cqueue_pop(L, s, R_ERRORQ, &s->errorq)) {
 		int session = lua_gettop(L);
-		if (ref_get(L, s, R_SESSION_CO, session) == LUA_TTHREAD) {
+		lua_Integer id = lua_tointeger(L, session);
+		if (sched_smap_get(L, s, SM_CO, id) == LUA_TTHREAD) {
 			if (ref_get(L, s, R_ERROR_TEXT, session) == LUA_TNUMBER) {
 				push_key(L, s, K_TIMEOUT);
-				ref_set(L, s, R_SESSION_CO, session);
+				sched_smap_set(L, s, SM_CO, id);
 				s->timeouts++;
 			} else {
-				ref_clear(L, s, R_SESSION_CO, session);
+				lua_pushnil(L);
+				sched_smap_set(L, s, SM_CO, id);
 			}
 			lua_pop(L, 1);
 			lua_pushboolean(L, 0);
@@ -486,7 +488,7 @@ static void push_error(lua_State *L, struct sched *s, int session, int text);
 static void expire_calls(lua_State *L, struct sched *s) {
 	int session, ti, any = 0;
 	while (sched_deadline_expired(L, s, &session, &ti)) {
-		if (ref_geti(L, s, R_SESSION_CO, session) == LUA_TTHREAD) {
+		if (sched_smap_get(L, s, SM_CO, session) == LUA_TTHREAD) {
 			lua_pushinteger(L, session);
 			lua_pushinteger(L, ti);
 			push_error(L, s, -2, -1);
@@ -507,14 +509,14 @@ static int raw_dispatch(lua_State *L) {
 	lua_Integer session = lua_tointeger(L, 4);
 	lua_settop(L, 5);
 	if (prototype == PTYPE_RESPONSE) {
-		int t = ref_geti(L, s, R_SESSION_CO, session);
+		int t = sched_smap_get(L, s, SM_CO, session);
 		if (t == LUA_TTHREAD) {
 			int co = lua_gettop(L);
 			if (sched_co_tracetag(L, s, co) == LUA_TSTRING)
 				sched_trace_line(L, s, -1, "resume");
 			lua_pop(L, 1);
 			lua_pushnil(L);
-			ref_seti(L, s, R_SESSION_CO, session);
+			sched_smap_set(L, s, SM_CO, session);
 			lua_pushboolean(L, 1);
 			lua_pushvalue(L, 2);
 			lua_pushvalue(L, 3);
@@ -535,7 +537,7 @@ static int raw_dispatch(lua_State *L) {
 			if (lua_tostring(L, -1) == s->timed_out)
 				s->late++;
 			lua_pushnil(L);
-			ref_seti(L, s, R_SESSION_CO, session);
+			sched_smap_set(L, s, SM_CO, session);
 		}
 		return 0;
 	}
@@ -698,11 +700,13 @@ int sched_l_fail_source(lua_State *L) {
 		lua_pop(L, 1);
 	}
 	/* and every call waiting on it fails */
-	push_ref(L, s, R_WATCHING); /* 3 */
-	lua_pushnil(L);
-	while (lua_next(L, 3)) {
-		if (lua_compare(L, -1, 1, LUA_OPEQ))
-			push_error(L, s, -2, 2);
+	lua_Integer session;
+	for (int pos = 0; (pos = sched_smap_next(L, s, SM_WATCHING, pos, &session)) != 0;) {
+		if (lua_compare(L, -1, 1, LUA_OPEQ)) {
+			lua_pushinteger(L, session);
+			push_error(L, s, -1, 2);
+			lua_pop(L, 1);
+		}
 		lua_pop(L, 1);
 	}
 	return 0;
@@ -726,14 +730,15 @@ int sched_error_dispatch(lua_State *L) {
 		lua_pushvalue(L, 2);
 		lua_pushvalue(L, text);
 		lua_call(L, 2, 0);
-	} else if (ref_get(L, s, R_WATCHING, 1) != LUA_TNIL) {
+	} else if (sched_smap_get(L, s, SM_WATCHING, lua_tointeger(L, 1)) != LUA_TNIL) {
 		push_error(L, s, 1, text);
-	} else if (ref_get(L, s, R_SESSION_CO, 1) == LUA_TSTRING) {
+	} else if (sched_smap_get(L, s, SM_CO, lua_tointeger(L, 1)) == LUA_TSTRING) {
 		/* the call gave up waiting ("BREAK", "TIMEOUT"): the late error
 		 * ends the session like a late reply */
 		if (lua_tostring(L, -1) == s->timed_out)
 			s->late++;
-		ref_clear(L, s, R_SESSION_CO, 1);
+		lua_pushnil(L);
+		sched_smap_set(L, s, SM_CO, lua_tointeger(L, 1));
 	}
 	return 0;
 }
@@ -742,14 +747,7 @@ int sched_error_dispatch(lua_State *L) {
  * late replies dropped so far */
 int sched_l_call_stats(lua_State *L) {
 	struct sched *s = sched_get(L);
-	lua_Integer waiting = 0;
-	push_ref(L, s, R_WATCHING);
-	lua_pushnil(L);
-	while (lua_next(L, -2)) {
-		waiting++;
-		lua_pop(L, 1);
-	}
-	lua_pushinteger(L, waiting);
+	lua_pushinteger(L, sched_smap_count(s, SM_WATCHING));
 	lua_pushinteger(L, s->timeouts);
 	lua_pushinteger(L, s->late);
 	return 3;

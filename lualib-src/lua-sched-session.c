@@ -32,7 +32,7 @@ static int next_session(struct sched *s) {
 }
 
 static int session_waited(lua_State *L, struct sched *s, int session) {
-	int t = ref_geti(L, s, R_SESSION_CO, session);
+	int t = sched_smap_get(L, s, SM_CO, session);
 	lua_pop(L, 1);
 	return t != LUA_TNIL;
 }
@@ -169,13 +169,13 @@ void sched_forget_request(lua_State *L, struct sched *s, int co) {
  * dropped ("BREAK"), and what was kept for it is forgotten; with `sleeper`,
  * also the token of a coroutine sleeping on it (a scan of the sleepers). */
 void sched_break_session(lua_State *L, struct sched *s, lua_Integer session, int sleeper) {
-	if (ref_geti(L, s, R_SESSION_CO, session) != LUA_TNIL) {
+	if (sched_smap_get(L, s, SM_CO, session) != LUA_TNIL) {
 		push_key(L, s, K_BREAK);
-		ref_seti(L, s, R_SESSION_CO, session);
+		sched_smap_set(L, s, SM_CO, session);
 	}
 	lua_pop(L, 1);
 	lua_pushnil(L);
-	ref_seti(L, s, R_WATCHING, session);
+	sched_smap_set(L, s, SM_WATCHING, session);
 	lua_pushnil(L);
 	ref_seti(L, s, R_ERROR_TEXT, session);
 	if (!sleeper)
@@ -228,10 +228,10 @@ int sched_l_watch(lua_State *L) {
 	luaL_checktype(L, 2, LUA_TTHREAD);
 	lua_settop(L, 3);
 	lua_pushvalue(L, 2);
-	ref_seti(L, s, R_SESSION_CO, session);
+	sched_smap_set(L, s, SM_CO, session);
 	if (!lua_isnil(L, 3)) {
 		lua_pushvalue(L, 3);
-		ref_seti(L, s, R_WATCHING, session);
+		sched_smap_set(L, s, SM_WATCHING, session);
 	}
 	return 0;
 }
@@ -242,7 +242,7 @@ int sched_l_settle(lua_State *L) {
 	struct sched *s = sched_get(L);
 	lua_Integer session = luaL_checkinteger(L, 1);
 	lua_pushnil(L);
-	ref_seti(L, s, R_WATCHING, session);
+	sched_smap_set(L, s, SM_WATCHING, session);
 	ref_geti(L, s, R_ERROR_TEXT, session);
 	lua_pushnil(L);
 	ref_seti(L, s, R_ERROR_TEXT, session);

@@ -67,6 +67,32 @@ static int tracetag_newindex(lua_State *L) {
 	return 0;
 }
 
+/* The proxy S.session_id_coroutine (read only): session -> coroutine (or
+ * "BREAK"/"TIMEOUT"), from the SM_CO session map; pairs walks a copy. */
+static int session_co_index(lua_State *L) {
+	sched_smap_get(L, sched_get(L), SM_CO, lua_tointeger(L, 2));
+	return 1;
+}
+
+static int session_co_newindex(lua_State *L) {
+	return luaL_error(L, "skynet.internal: session_id_coroutine is read only");
+}
+
+static int table_next(lua_State *L) {
+	lua_settop(L, 2);
+	if (lua_next(L, 1))
+		return 2;
+	lua_pushnil(L);
+	return 1;
+}
+
+static int session_co_pairs(lua_State *L) {
+	lua_pushcfunction(L, table_next);
+	sched_smap_push_table(L, sched_get(L), SM_CO);
+	lua_pushnil(L);
+	return 3;
+}
+
 static int l_error_payload(lua_State *L) {
 	lua_settop(L, 1);
 	sched_push_error_payload(L, sched_get(L), 1);
@@ -274,8 +300,12 @@ static int fill_internal(lua_State *L) {
 	int S = lua_gettop(L);
 	push_ref(L, s, R_PROTO);
 	lua_setfield(L, S, "proto");
-	push_ref(L, s, R_SESSION_CO);
-	lua_setfield(L, S, "session_id_coroutine");
+	set_proxy(L, S, "session_id_coroutine", session_co_index, session_co_newindex);
+	lua_getfield(L, S, "session_id_coroutine");
+	lua_getmetatable(L, -1);
+	lua_pushcfunction(L, session_co_pairs);
+	lua_setfield(L, -2, "__pairs");
+	lua_pop(L, 2);
 	set_proxy(L, S, "session_coroutine_address", address_index, address_newindex);
 	set_proxy(L, S, "session_coroutine_tracetag", tracetag_index, tracetag_newindex);
 	luaL_Reg internal[] = {
@@ -406,6 +436,12 @@ int luaopen_skynet_sched(lua_State *L) {
 	lua_pushboolean(L, 0);
 	s->ref[R_DEADLINES] = new_ref(L, &next);
 	s->deadlines.free = -1;
+	lua_pushboolean(L, 0);
+	s->ref[R_SMAP_CO_MEM] = new_ref(L, &next);
+	lua_pushboolean(L, 0);
+	s->ref[R_SMAP_WATCHING_MEM] = new_ref(L, &next);
+	for (int i = 0; i < SM_COUNT; i++)
+		s->smap[i].free_head = -1;
 	const char *ct = skynet_command(ctx, "GETENV", "call_timeout");
 	if (ct) {
 		long v = strtol(ct, NULL, 10);

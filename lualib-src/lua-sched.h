@@ -26,11 +26,13 @@
 /* Registry references of the scheduler's Lua values. */
 enum {
 	R_PROTO,          /* name/id -> protocol class */
-	R_SESSION_CO,     /* session -> waiting coroutine, "BREAK" (drop the late reply) or "TIMEOUT"
-	                   * (the call timed out: drop and count the late reply) */
+	R_SESSION_CO,     /* the values of session map SM_CO (lua-sched-smap.c): session -> waiting
+	                   * coroutine, "BREAK" (drop the late reply) or "TIMEOUT" (the call timed
+	                   * out: drop and count the late reply) */
 	R_CO_SESSION,     /* coroutine -> session of the request it must answer (0: a send) */
 	R_COSTATES,       /* thread -> its costate userdata (weak keys) */
-	R_WATCHING,       /* session of a call in flight -> address called */
+	R_WATCHING,       /* the values of session map SM_WATCHING: session of a call in flight ->
+	                   * address called */
 	R_ERROR_TEXT,     /* session -> text of the PTYPE_ERROR that failed it */
 	R_SLEEP,          /* token -> session it sleeps/waits on */
 	R_TRACE_SOURCE,   /* source -> trace tag announced by PTYPE_TRACE */
@@ -46,6 +48,8 @@ enum {
 	R_INIT_THREAD,    /* the coroutine running the start function */
 	R_DEADLINES,      /* the deadline entries and heap (lua-sched-deadline.c), false until the first */
 	R_DEADLINE_TIMERS, /* session of an armed deadline timer -> true (lua-sched-deadline.c) */
+	R_SMAP_CO_MEM,    /* the hash of the SM_CO session map (lua-sched-smap.c), false until the first */
+	R_SMAP_WATCHING_MEM, /* likewise for SM_WATCHING */
 	R_COUNT
 };
 
@@ -84,6 +88,18 @@ struct deadlines {
 	void *mem;          /* the userdata in R_DEADLINES (entries, then the heap), NULL until the first */
 };
 
+/* A session map (lua-sched-smap.c): session -> Lua value.  The hash and
+ * the free list are in `mem` (a userdata in the map's R_SMAP_*_MEM); the
+ * values in R_SESSION_CO or R_WATCHING, at index slot + 1. */
+enum { SM_CO, SM_WATCHING, SM_COUNT };
+struct smap {
+	int cap;       /* hash entries (a power of two, 2 x vcap), 0 until the first */
+	int vcap;      /* value slots */
+	int n;         /* sessions in the map */
+	int free_head; /* first free value slot, -1: none */
+	void *mem;
+};
+
 /* One per service (a full userdata anchored in the registry). */
 struct sched {
 	struct cqueue wakeupq, errorq, forkq;
@@ -103,6 +119,7 @@ struct sched {
 	lua_Integer timeouts;  /* calls that timed out */
 	lua_Integer late;      /* replies (or errors) that came after their call timed out, dropped */
 	struct deadlines deadlines;
+	struct smap smap[SM_COUNT];
 	int ref[R_COUNT];
 	int key[K_COUNT];
 };
@@ -253,6 +270,7 @@ static inline int push_proto(lua_State *L, struct sched *s, int key) { return re
  *                         protocols, the error and debug protocols
  *   lua-sched-deadline.c  the deadlines of calls with a timeout
  *   lua-sched-session.c   sessions, sending, replying, request bookkeeping
+ *   lua-sched-smap.c      session maps (session -> waiting coroutine, address called)
  *   lua-sched-state.c     costate, trace lines, lazy modules, error payload
  * and below them all skynet.core (lua-skynet.c).
  */
@@ -272,6 +290,16 @@ int sched_l_load_lazy(lua_State *L);
 void sched_push_hook(lua_State *L, struct sched *s, const char *field, const char *module);
 void sched_trace_event(lua_State *L, struct sched *s, int tag, const char *text);
 void sched_push_error_payload(lua_State *L, struct sched *s, int err);
+
+/* lua-sched-smap.c: get pushes the value (nil if none) and returns its
+ * type; set pops the value (nil removes the session); next walks the map
+ * from pos (0 first), pushing a value, and returns the pos to go on from
+ * (0: done); push_table pushes a copy as a plain table. */
+int sched_smap_get(lua_State *L, struct sched *s, int which, lua_Integer session);
+void sched_smap_set(lua_State *L, struct sched *s, int which, lua_Integer session);
+int sched_smap_next(lua_State *L, struct sched *s, int which, int pos, lua_Integer *session);
+int sched_smap_count(struct sched *s, int which);
+void sched_smap_push_table(lua_State *L, struct sched *s, int which);
 
 /* lua-sched-session.c */
 int sched_send(lua_State *L, struct sched *s, int addr, int type, int session, int msg);

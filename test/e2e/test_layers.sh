@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 W=$E2E_WORK
 
 # top to bottom
-LAYERS="lua-sched lua-sched-api lua-sched-exit lua-sched-dispatch lua-sched-deadline lua-sched-session lua-sched-state lua-skynet lua-seri"
+LAYERS="lua-sched lua-sched-api lua-sched-exit lua-sched-dispatch lua-sched-deadline lua-sched-session lua-sched-smap lua-sched-state lua-skynet lua-seri"
 CC=${CC:-cc}
 for f in $LAYERS; do
 	if ! $CC -std=c11 -D_GNU_SOURCE -O0 -I/usr/include/lua5.4 -Iskynet-src -Ilualib-src -fPIC \
