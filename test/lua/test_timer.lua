@@ -161,4 +161,36 @@ T.run("test_timer", function()
 	T.ok("trace_timeout shows creation", (skynet.task(tsess) or ""):find("timer created at", 1, true), skynet.task(tsess))
 	skynet.trace_timeout(false)
 	skynet.killthread(tt)
+
+	-- many sessions pending at once, ending in scattered order, beside one
+	-- that stays (the session map grows, and removes entries out of order)
+	local tasks0 = skynet.task()
+	local stay = skynet.timeout(100000, function() end)
+	local echo = skynet.newservice "svc_echo"
+	local N, woke, answered, left = 300, {}, {}, 0
+	local main = coroutine.running()
+	for i = 1, N do
+		left = left + 1
+		skynet.fork(function()
+			skynet.sleep((i * 7) % 37 + 1)
+			woke[i] = (woke[i] or 0) + 1
+			answered[i] = skynet.call(echo, "lua", "echo", i)
+			left = left - 1
+			if left == 0 then skynet.wakeup(main) end
+		end)
+	end
+	skynet.yield()
+	T.eq("session map: every sleeper is a task", skynet.task() - tasks0, N + 1)
+	skynet.wait()
+	local once, right = true, true
+	for i = 1, N do
+		once = once and woke[i] == 1
+		right = right and answered[i] == i
+	end
+	T.ok("session map: each sleeper woke once", once)
+	T.ok("session map: each call got its own answer", right)
+	T.eq("session map: only the staying timer is left", skynet.task() - tasks0, 1)
+	T.ok("session map: the staying timer is still found", skynet.task(stay) ~= nil)
+	skynet.killthread(stay)
+	T.eq("session map: killthread removes it", skynet.task() - tasks0, 0)
 end)
