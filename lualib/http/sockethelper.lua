@@ -6,7 +6,7 @@
 -- closes.  A writefunc(s) writes all of s or raises.
 local socket = require "skynet.socket"
 
-local tostring, setmetatable = tostring, setmetatable
+local tostring, setmetatable, type, error = tostring, setmetatable, type, error
 local read, write = socket.read, socket.write
 
 local helper = {}
@@ -25,6 +25,52 @@ local socket_error = setmetatable({}, {
 	end,
 })
 helper.socket_error = socket_error
+
+-- Who is at the other end of a readfunc: peer[readfunc] = the socket id a
+-- readfunc made here reads (tlshelper registers a function writing to its
+-- peer instead); weak keys.  latest[fd] = the last readfunc made here for
+-- fd; weak values.  httpd answers "100 Continue" from inside read_request
+-- through the first (helper.peer_write); websocket.accept(..., {upgrade =})
+-- finds through the second the readfunc httpd read the upgrade request
+-- with, and so the bytes the client sent after it (helper.reader).
+-- Socket ids are not reused for 2^31 connections, so an entry left by a
+-- closed socket cannot be taken for a new one.
+local peer = setmetatable({}, {__mode = "k"})
+local latest = setmetatable({}, {__mode = "v"})
+
+local function register(f, fd)
+	peer[f] = fd
+	latest[fd] = f
+	return f
+end
+
+-- bind_peer(readfunc, writefunc): replies to the peer of readfunc go
+-- through writefunc (for readfuncs not made here, e.g. over TLS).
+function helper.bind_peer(readfunc, writefunc)
+	peer[readfunc] = writefunc
+end
+
+-- peer_write(readfunc, data) -> true when data went to the peer of
+-- readfunc, false when its peer is unknown; raises socket_error when the
+-- write fails.
+function helper.peer_write(readfunc, data)
+	local p = peer[readfunc]
+	if p == nil then
+		return false
+	elseif type(p) == "number" then
+		if not write(p, data) then
+			error(socket_error("write failed fd = " .. p))
+		end
+	else
+		p(data)
+	end
+	return true
+end
+
+-- reader(fd) -> the last readfunc made for fd (nil if none is alive)
+function helper.reader(fd)
+	return latest[fd]
+end
 
 local function preread(fd, str)
 	return function(sz)
@@ -59,15 +105,15 @@ end
 
 function helper.readfunc(fd, pre)
 	if pre then
-		return preread(fd, pre)
+		return register(preread(fd, pre), fd)
 	end
-	return function(sz)
+	return register(function(sz)
 		local ret = read(fd, sz)
 		if ret then
 			return ret
 		end
 		error(socket_error("read failed fd = " .. fd))
-	end
+	end, fd)
 end
 
 helper.readall = socket.readall

@@ -60,7 +60,8 @@ end
 -- there, at least one byte.
 function tlshelper.readfunc(fd, tls_ctx)
 	local buf = tls_ctx:read() -- plaintext that came with the handshake
-	return function(sz)
+	local f
+	f = function(sz)
 		if sz == nil then
 			while buf == "" do
 				buf = tls_ctx:read(sock_read(fd))
@@ -76,6 +77,9 @@ function tlshelper.readfunc(fd, tls_ctx)
 		buf = buf:sub(sz + 1)
 		return r
 	end
+	-- httpd's "100 Continue" goes back encrypted
+	sockethelper.bind_peer(f, function(s) sock_write(fd, tls_ctx:write(s)) end)
+	return f
 end
 
 function tlshelper.writefunc(fd, tls_ctx)

@@ -68,6 +68,20 @@ def read_response(f):
     return status, headers, f.read(n)
 
 
+def recv_head(s):
+    """Bytes up to the first blank line (b"" if none comes within the timeout)."""
+    got = b""
+    try:
+        while b"\r\n\r\n" not in got:
+            b = s.recv(1)
+            if not b:
+                break
+            got += b
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return got
+
+
 def status_of(data):
     out = raw(data)
     try:
@@ -153,6 +167,33 @@ def main():
     check("chunked body over the limit -> 413",
           status_of(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2001\r\n" + b"a" * 8193 + b"\r\n0\r\n\r\n") == 413)
     check("bad content-length -> 400", status_of(b"POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\nab") == 400)
+
+    # Expect: 100-continue: the interim answer comes before the body is sent
+    s = socket.create_connection((HOST, PORT), timeout=5)
+    s.sendall(b"POST /exp HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"
+              b"Connection: close\r\n\r\n")
+    interim = recv_head(s)
+    check("Expect: 100-continue answered before the body is sent", interim == b"HTTP/1.1 100 Continue\r\n\r\n", interim)
+    s.sendall(b"hello")
+    st, _, body = read_response(s.makefile("rb"))
+    s.close()
+    check("Expect: 100-continue, then 200 with the body", st == 200 and body.endswith(b"-----body----\nhello"), (st, body[-30:]))
+    s = socket.create_connection((HOST, PORT), timeout=5)
+    s.sendall(b"POST /exp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-Continue\r\n"
+              b"Connection: close\r\n\r\n")
+    interim = recv_head(s)
+    s.sendall(b"3\r\nabc\r\n0\r\n\r\n")
+    st, _, body = read_response(s.makefile("rb"))
+    s.close()
+    check("Expect (any case) with a chunked body: 100, then 200", interim == b"HTTP/1.1 100 Continue\r\n\r\n" and
+          st == 200 and body.endswith(b"abc"), (interim, st, body[-10:]))
+    out = raw(b"POST /exp HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\nExpect: 100-continue\r\n\r\n")
+    check("Expect with a body over the limit: 413 at once, no 100", out.startswith(b"HTTP/1.1 413"), out[:60])
+    out = raw(b"POST /exp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n"
+              b"Connection: close\r\n\r\nhi")
+    check("Expect with the body already sent: no 100, just the answer", out.startswith(b"HTTP/1.1 200"), out[:60])
+    out = raw(b"POST /exp HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi")
+    check("Expect from an HTTP/1.0 client is ignored (RFC 9110)", out.startswith(b"HTTP/1.1 200"), out[:60])
 
     # a request in 1-byte writes (the server must not answer before it is whole)
     req = b"GET /tiny?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"

@@ -33,6 +33,14 @@ expect "curl: chunked upload" grep -q "^abc$" <<< "$out"
 n=$(curl -sv --max-time 5 "$U/r1" "$U/r2" "$U/r3" 2>&1 | grep -c 'Re-using existing connection')
 expect "curl: keep-alive, 3 URLs on one connection ($n reuses)" test "$n" -eq 2
 expect "curl: 4 KB body in one answer" bash -c "head -c 4000 /dev/zero | tr '\0' y | curl -s --max-time 5 -H 'Expect:' --data-binary @- '$U/p' | grep -q 'yyyy'"
+# Expect: 100-continue (curl adds it by itself for a body over 1 MB, and
+# then waits -- here up to 30 s, past --max-time -- for the 100 before
+# sending the body)
+out=$(head -c 4000 /dev/zero | tr '\0' y | curl -sv --max-time 5 --expect100-timeout 30 -H 'Expect: 100-continue' --data-binary @- "$U/e" 2>&1)
+expect "curl: Expect: 100-continue answered with '100 Continue'" grep -q "^< HTTP/1.1 100 Continue" <<< "$out"
+expect "curl: Expect: 100-continue, then the body is read (200)" grep -q "^yyyy" <<< "$out"
+out=$(head -c 2000000 /dev/zero | tr '\0' x | curl -sv -o /dev/null -w 'code=%{http_code}\n' --max-time 5 --expect100-timeout 30 --data-binary @- "$U/big" 2>&1)
+expect "curl: 2 MB POST (curl's own Expect) -> 413 at once, no 100" bash -c "grep -q '^> Expect: 100-continue' <<< \"\$1\" && grep -q '^code=413' <<< \"\$1\" && ! grep -q '100 Continue' <<< \"\$1\"" _ "$out"
 # an idle keep-alive connection is closed after simpleweb_idle (2 s)
 start=$(date +%s)
 python3 - "$PORT" <<'PY'
