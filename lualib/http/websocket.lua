@@ -341,7 +341,16 @@ function M.accept(fd, handle, protocol, addr, options)
 	if protocol ~= "ws" and protocol ~= "wss" then
 		error("invalid websocket protocol:" .. tostring(protocol))
 	end
-	if not (options and options.upgrade) then
+	local early = ""
+	if options and options.upgrade then
+		-- httpd read the request with the caller's readfunc, and with it
+		-- what the client sent next (a first frame in the same segment);
+		-- taken before our own readfunc becomes the fd's latest
+		local readfunc = sockethelper.reader(fd)
+		if readfunc then
+			early = httpd.pending(readfunc)
+		end
+	else
 		local ok, err = socket.start(fd)
 		if not ok then
 			return false, err
@@ -352,7 +361,7 @@ function M.accept(fd, handle, protocol, addr, options)
 		socket.close(fd)
 		return false, transport
 	end
-	local ws = {id = fd, mode = "server", transport = transport, addr = addr, buf = "", pos = 1}
+	local ws = {id = fd, mode = "server", transport = transport, addr = addr, buf = early, pos = 1}
 	ws_pool[fd] = ws
 	if handle.warning then
 		socket.warning(fd, function(_, size) handle.warning(ws, size) end)

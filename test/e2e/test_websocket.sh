@@ -25,6 +25,22 @@ expect "simplewebsocket: no Lua traceback in the log" bash -c "! grep -qE 'lua c
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 
+# a server that reads the request with httpd first, then upgrades
+# (websocket.accept with options.upgrade): test/e2e/lua/ws_upgrade.lua
+read -r PORT3 <<< "$(free_ports 1)"
+write_config "$W/up.config" ws_upgrade "ws_upgrade_port = $PORT3"
+./skynet "$W/up.config" > "$W/up.log" 2>&1 &
+pid=$!
+E2E_PIDS+=("$pid")
+if wait_for "$W/up.log" "ws_upgrade listening on $PORT3" 10; then
+	timeout 30 python3 test/e2e/ws_client.py "$PORT3" upgrade || fail "ws_client.py upgrade" "exit status $?"
+	expect "upgrade path: no error in the log" bash -c "! grep -qE 'ws_upgrade:|lua call|error :' '$W/up.log'"
+else
+	fail "ws_upgrade: listens" "log: $(tail -5 "$W/up.log" | tr '\n' '|')"
+fi
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+
 # the example as shipped: its client connects, sends, reads, pings
 write_config "$W/ws2.config" simplewebsocket "simplewebsocket_port = $PORT2"
 ./skynet "$W/ws2.config" > "$W/ws2.log" 2>&1 &

@@ -20,6 +20,7 @@ import sys
 
 PORT = int(sys.argv[1])
 TLS = len(sys.argv) > 2 and sys.argv[2] == "wss"
+# ws_client.py PORT upgrade: the early-frame checks against ws_upgrade.lua
 HOST = "127.0.0.1"
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -153,6 +154,40 @@ def raw_status(request):
     return out
 
 
+def early_frame_check(name):
+    """The upgrade request and a first (masked) frame in one send: the
+    frame must reach the server's reader and be echoed."""
+    s = connect()
+    key = base64.b64encode(os.urandom(16)).decode()
+    frame = bytes([0x81, 0x85, 1, 2, 3, 4]) + bytes(x ^ k for x, k in zip(b"early", [1, 2, 3, 4, 1]))
+    s.sendall(("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode() + frame)
+    c = Conn(send_handshake=False)
+    c.s.close()
+    c.s = s
+    c.status, c.headers = c.read_head()
+    try:
+        fin, op, payload = c.read_frame()
+    except (EOFError, OSError) as e:
+        payload = repr(e)
+    check(name, c.status.startswith("HTTP/1.1 101") and payload == b"early", (c.status, payload))
+    c.s.close()
+
+
+def upgrade_main():
+    """Against test/e2e/lua/ws_upgrade.lua (httpd first, then accept with
+    options.upgrade)."""
+    early_frame_check("upgrade path: early frame bundled with the upgrade request echoed")
+    c = Conn()
+    check("upgrade path: handshake 101", c.status == "HTTP/1.1 101 Switching Protocols", c.status)
+    c.send_frame(2, b"\x00bin")
+    fin, op, payload = c.read_frame()
+    check("upgrade path: echo", op == 2 and payload == b"\x00bin", (op, payload))
+    c.s.close()
+    out = raw_status(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+    check("upgrade path: a plain request is still plain HTTP", out.startswith(b"HTTP/1.1 200") and out.endswith(b"plain /x"), out)
+
+
 def main():
     c = Conn()
     want = base64.b64encode(hashlib.sha1(c.key.encode() + GUID).digest()).decode()
@@ -194,21 +229,7 @@ def main():
     check("close: server answers with a close frame echoing 4000", op == 8 and payload[:2] == struct.pack("!H", 4000), (op, payload))
     check("close: then closes the connection", c.closed_after())
 
-    # an early frame sent together with the handshake is not lost
-    c = Conn(early=b"")
-    c.s.close()
-    s = connect()
-    key = base64.b64encode(os.urandom(16)).decode()
-    frame = bytes([0x81, 0x85, 1, 2, 3, 4]) + bytes(x ^ k for x, k in zip(b"early", [1, 2, 3, 4, 1]))
-    s.sendall(("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
-               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode() + frame)
-    c.s = s
-    c.buf = b""
-    c.status, c.headers = c.read_head()
-    fin, op, payload = c.read_frame()
-    check("early frame bundled with the handshake echoed", c.status.startswith("HTTP/1.1 101") and payload == b"early",
-          (c.status, payload))
-    c.s.close()
+    early_frame_check("early frame bundled with the handshake echoed")
 
     # protocol violations: close code, then the connection ends
     def violation(name, code, send):
@@ -272,7 +293,10 @@ def main():
 
 if __name__ == "__main__":
     try:
-        main()
+        if len(sys.argv) > 2 and sys.argv[2] == "upgrade":
+            upgrade_main()
+        else:
+            main()
     except Exception as e:
         import traceback
         traceback.print_exc()
