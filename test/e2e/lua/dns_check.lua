@@ -1,7 +1,9 @@
 -- dns_check.lua -- started by test/e2e/test_dns.sh against the fake DNS
 -- server test/e2e/dns_server.py (config key dns_port): A/AAAA, the hosts
--- file, TTL caching, CNAME, errors that fail fast, malformed and
--- truncated replies, a server that never answers, httpc.dns.
+-- file, TTL caching, CNAME, errors that fail fast, malformed replies,
+-- truncated replies asked again over TCP, a server that never answers,
+-- several nameservers (silent, refusing), resolv.conf's search/domain and
+-- ndots, httpc.dns.
 local skynet = require "skynet"
 local socket = require "skynet.socket"
 local dns = require "skynet.dns"
@@ -10,8 +12,10 @@ local httpd = require "http.httpd"
 local sockethelper = require "http.sockethelper"
 local T = require "testlib"
 
+-- queries the fake server saw for name (on every address, UDP and TCP);
+-- the trailing dot keeps the search list out of it
 local function count(name)
-	return tonumber((dns.resolve("count-" .. name)):match "%d+$")
+	return tonumber((dns.resolve("count-" .. name .. ".")):match "%d+$")
 end
 
 T.run("dns_check", function()
@@ -21,6 +25,17 @@ T.run("dns_check", function()
 	f:write("# test hosts\n127.0.0.1\tlocalhost myhost.local # comment\n10.9.9.9 MultiName ; other comment\n::1 localhost ip6-localhost\n")
 	f:close()
 	dns.DEFAULT_HOSTS = hostsfile
+	-- the machine's resolv.conf (its search list) stays out of the checks
+	local resolvfile = hostsfile .. ".resolv"
+	local function resolv_conf(text)
+		local rf = assert(io.open(resolvfile, "w"))
+		rf:write(text)
+		rf:close()
+		dns.DEFAULT_RESOLV_CONF = resolvfile
+		dns.server(nil, port) -- its nameservers, on the fake server's port
+		dns.flush()
+	end
+	resolv_conf "nameserver 127.0.0.1\n"
 	dns.server("127.0.0.1", port)
 
 	T.deq("literal IPv4 returns itself (one value)", { dns.resolve "1.2.3.4" }, { "1.2.3.4" })
@@ -53,7 +68,10 @@ T.run("dns_check", function()
 	T.eq("both families in one reply: AAAA served from the cache", dns.resolve("both.test", true), "2001:db8:0:0:0:0:0:3")
 	T.eq("both families: one query", count "both.test", 1)
 	T.eq("CNAME skipped, A kept", dns.resolve "cname.test", "10.0.0.4")
-	T.eq("truncated reply with an answer: used", dns.resolve "trunca.test", "10.0.0.5")
+	T.deq("truncated reply: asked again over TCP, every answer", { dns.resolve "trunca.test" }, { "10.0.0.5", { "10.0.0.5", "10.0.0.55" } })
+	T.eq("truncated reply without an answer: TCP answers", dns.resolve "trunc.test", "10.0.0.8")
+	T.eq("truncated reply, TCP closes without an answer: the UDP answer is used", dns.resolve "truncnotcp.test", "10.0.0.9")
+	T.eq("TCP: one query per truncated lookup", count "trunc.test", 2)
 
 	local function fails_fast(name, want, ipv6)
 		local t0 = skynet.now()
@@ -64,7 +82,6 @@ T.run("dns_check", function()
 	fails_fast("servfail.test", "SERVFAIL")
 	fails_fast("empty.test", "no A record")
 	fails_fast("v6.test", "no A record")
-	fails_fast("trunc.test", "truncated")
 	fails_fast("malformed.test", "malformed")
 	fails_fast("loop.test", "malformed")
 	fails_fast("wrongname.test", "other.test")
@@ -76,6 +93,7 @@ T.run("dns_check", function()
 	T.ok("timeout after dns.timeout (" .. el .. " cs)", el >= 140 and el < 400)
 	T.raises("a 5-byte reply is dropped: timeout", "no reply", dns.resolve, "tiny.test")
 	T.ok("the silent server got the query resent", count "silent.test" >= 1)
+	T.raises("truncated reply and a silent TCP server: timeout naming TCP", { "timeout or no answer", "truncated", "TCP" }, dns.resolve, "truncsilent.test")
 
 	-- concurrent lookups
 	local results, n = {}, 0
@@ -95,6 +113,60 @@ T.run("dns_check", function()
 	T.raises("dns.server: a new server is used at once", "timeout or no answer", dns.resolve, "a.test")
 	dns.server("127.0.0.1", port)
 	T.eq("dns.server: and back", dns.resolve "a.test", "1.2.3.4")
+
+	-- several nameservers (resolv.conf lines or a list): the next one is
+	-- asked when one is silent for dns.retry, or refuses
+	dns.timeout, dns.retry = 1000, 50
+	local before = count "web.test"
+	resolv_conf "nameserver 127.0.0.2\nnameserver 127.0.0.1\n"
+	t0 = skynet.now()
+	T.eq("resolv.conf: the second nameserver answers when the first is silent", dns.resolve "web.test", "127.0.0.1")
+	el = skynet.now() - t0
+	T.ok("resolv.conf: ... after the first one's dns.retry (" .. el .. " cs)", el >= 45, el)
+	resolv_conf "nameserver 127.0.0.3\nnameserver 127.0.0.1\n"
+	t0 = skynet.now()
+	T.eq("resolv.conf: a nameserver that refuses: the next one answers", dns.resolve "web.test", "127.0.0.1")
+	el = skynet.now() - t0
+	T.ok("resolv.conf: ... at once (" .. el .. " cs)", el < 45, el)
+	resolv_conf "nameserver 127.0.0.3\n"
+	T.raises("resolv.conf: every nameserver refuses: REFUSED", { "timeout or no answer", "REFUSED" }, dns.resolve, "web.test")
+	dns.server("127.0.0.1", port)
+	T.eq("resolv.conf: the silent nameserver was asked first", count "web.test", before + 3)
+	dns.server { "127.0.0.2:" .. port, "127.0.0.1:" .. port }
+	dns.flush()
+	t0 = skynet.now()
+	T.eq("dns.server{list}: the second answers when the first is silent", dns.resolve "web.test", "127.0.0.1")
+	T.ok("dns.server{list}: ... after dns.retry", skynet.now() - t0 >= 45, skynet.now() - t0)
+	dns.server { "127.0.0.2:" .. port, "127.0.0.2:" .. port }
+	dns.timeout = 150
+	T.raises("dns.server{list}: all silent: timeout naming them", { "timeout or no answer", "127.0.0.2:" .. port }, dns.resolve, "a.test")
+	dns.timeout = 1000
+
+	-- search / domain / ndots (glibc's rules)
+	resolv_conf "nameserver 127.0.0.1\nsearch test other.test\n"
+	T.eq("search: a name without a dot gets the first domain", dns.resolve "srch", "10.0.0.6")
+	T.eq("search: no record under the first domain: the next one", dns.resolve "ONLYOTHER", "10.0.0.10")
+	local e = T.raises("search: nothing anywhere: each form named", { "dns: nosuch (A)", "nosuch.test", "nosuch.other.test", "nosuch:" }, dns.resolve, "nosuch")
+	T.ok("search: ... tried in order, the name as is last", e and e:find("nosuch.test.-nosuch.other.test.-nosuch:"), e)
+	local b = count "srch.test"
+	dns.resolve "srch"
+	T.eq("search: the answer is cached under the full name", count "srch.test", b)
+	b = count "a.test.test"
+	T.eq("search: a name with ndots (1) dots is tried as is first", dns.resolve "a.test", "1.2.3.4")
+	T.eq("search: ... and not under a domain", count "a.test.test", b)
+	e = T.raises("search: a trailing dot is absolute", "dns: srch (A)", dns.resolve, "srch.")
+	T.ok("search: ... no domain tried", e and not e:find("srch.test", 1, true), e)
+	T.deq("search: the hosts file is read for the name as given", { dns.resolve "myhost.local" }, { "127.0.0.1", { "127.0.0.1" } })
+	resolv_conf "nameserver 127.0.0.1\nsearch test\noptions rotate ndots:2\n"
+	b = count "a.test.test"
+	T.eq("ndots:2: a one-dot name still resolves", dns.resolve "a.test", "1.2.3.4")
+	T.eq("ndots:2: ... after its search form was asked", count "a.test.test", b + 1)
+	resolv_conf "nameserver 127.0.0.1\nsearch test\ndomain other.test\n"
+	T.eq("the last of search/domain wins", dns.resolve "srch", "10.0.0.7")
+	resolv_conf "nameserver 127.0.0.1\n"
+	T.raises("no search line: a dotless name is asked as is", { "dns: srch (A)", "no A record" }, dns.resolve, "srch")
+	dns.server("127.0.0.1", port)
+	dns.timeout, dns.retry = 3000, 500
 
 	-- httpc.dns: host names through skynet.dns
 	local lid, _, wport = socket.listen("127.0.0.1", 0)
