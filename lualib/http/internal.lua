@@ -149,15 +149,21 @@ function M.request(iface, method, host, url, recvheader, header, content)
 	end
 	write(concat(parts))
 
-	local lines = {}
-	local body = M.recvheader(read, lines, "")
-	if not body then
-		error "Recv header failed"
-	end
-	local code = lines[1] and status_code(lines[1])
-	if not code then
-		error(format("Invalid HTTP response status line: %q", lines[1] or ""))
-	end
+	-- RFC 9110 §15.2: interim answers (100 Continue, 103 Early Hints...)
+	-- may come before the final one, asked for or not; they are skipped.
+	-- 101 is final: it ends HTTP on the connection (a WebSocket upgrade).
+	local lines, body, code = {}, "", nil
+	repeat
+		lines = {}
+		body = M.recvheader(read, lines, body)
+		if not body then
+			error "Recv header failed"
+		end
+		code = lines[1] and status_code(lines[1])
+		if not code then
+			error(format("Invalid HTTP response status line: %q", lines[1] or ""))
+		end
+	until code >= 200 or code == 101 or code < 100
 	local h = M.parseheader(lines, 2, recvheader or {})
 	if not h then
 		error "Invalid HTTP response header"

@@ -29,6 +29,8 @@ local answers = {
 	["/badchunk"] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 	["/nostatus"] = "HTTP/1.1 abc\r\n\r\n",
 	["/nocrlf"] = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n",
+	["/interim"] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n" ..
+		"HTTP/1.1 200 OK\r\nX-Final: 1\r\ncontent-length: 4\r\n\r\ndone",
 }
 
 local function raw_server()
@@ -106,6 +108,11 @@ end
 T.run("test_httpc", function()
 	local p = raw_server()
 	local P = "127.0.0.1:" .. p
+
+	local rh = {}
+	T.deq("interim 1xx answers (100, 103) are skipped: the final one is returned",
+		{ httpc.get(P, "/interim", rh) }, { 200, "done" })
+	T.ok("interim 1xx: the headers are the final answer's", rh["x-final"] == "1" and rh.link == nil, rh)
 
 	local code, body = httpc.get(P, "/cl")
 	T.deq("get: status and body", { code, body }, { 200, "hello" })
