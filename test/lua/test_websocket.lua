@@ -49,6 +49,11 @@ function handle.message(id, msg, op)
 	if msg == "server-ping" then
 		websocket.ping(id)
 		websocket.write(id, "pinged")
+	elseif msg == "flood" then -- 16 MiB to a client that does not read
+		local chunk = ("f"):rep(200000)
+		for _ = 1, 80 do
+			websocket.write(id, chunk, "binary")
+		end
 	elseif msg == "close-me" then
 		websocket.close(id, 1001, "going")
 	else
@@ -59,6 +64,10 @@ function handle.ping(id) log("ping") end
 function handle.pong(id) log("pong") end
 function handle.close(id, code, reason) log("close", tostring(code), tostring(reason)) end
 function handle.error(id, err) log("error") end
+-- spec §6.1: warning gets the ws object (not the id) and the KiB queued
+function handle.warning(ws, size)
+	log("warning", type(ws), tostring(type(ws) == "table" and ws.id), tostring(size > 0))
+end
 
 local function start_server()
 	local lid, _, port = socket.listen("127.0.0.1", 0)
@@ -97,6 +106,18 @@ local function session(port)
 	T.ok("server: handshake callback with url and real ip", events[2] == "handshake /path?q=1 10.1.2.3", events[2])
 	T.ok("server: pong callback for the server's ping", table.concat(events, ","):find("pong", 1, true) ~= nil)
 	T.ok("server: ping callback for the client's ping", table.concat(events, ","):find("ping", 1, true) ~= nil)
+
+	-- a client that stops reading: the server's warning callback
+	id = websocket.connect(url)
+	socket.pause(id)
+	websocket.write(id, "flood")
+	local seen
+	T.waitfor(function()
+		for _, e in ipairs(events) do if e:find("^warning") then seen = e return true end end
+	end, 1000)
+	T.ok("server: warning callback gets the ws object and the queued size", type(seen) == "string" and
+		seen:find("^warning table %d+ true$") ~= nil, seen)
+	socket.close(id)
 
 	-- server-side close: the client's read returns false and the raw payload
 	id = websocket.connect(url)
