@@ -32,6 +32,8 @@ out=$(curl -s --max-time 5 --cacert "$W/cert.pem" "https://localhost:$PWEB/hello
 expect "curl https (verified against our certificate)" grep -q "^path: /hello world$" <<< "$out"
 out=$(curl -sk --max-time 5 -d 'x=1' "https://127.0.0.1:$PWEB/p")
 expect "curl https POST" grep -q "^x=1$" <<< "$out"
+out=$(head -c 3000 /dev/zero | tr '\0' y | curl -skv --max-time 5 --expect100-timeout 30 -H 'Expect: 100-continue' --data-binary @- "https://127.0.0.1:$PWEB/e" 2>&1)
+expect "curl https: Expect: 100-continue answered through TLS, then 200" bash -c "grep -q '^< HTTP/1.1 100 Continue' <<< \"\$1\" && grep -q '^yyyy' <<< \"\$1\"" _ "$out"
 n=$(curl -skv --max-time 5 "https://127.0.0.1:$PWEB/a" "https://127.0.0.1:$PWEB/b" 2>&1 | grep -c 'Re-using existing connection')
 expect "curl https keep-alive ($n reuses)" test "$n" -eq 1
 expect "python urllib https" python3 - "$PWEB" "$W/cert.pem" <<'PY'
