@@ -3,7 +3,8 @@
 --
 -- A readfunc(sz) returns exactly sz bytes, or (sz nil) whatever is
 -- available, at least one byte; it raises socket_error when the socket
--- closes.  A writefunc(s) writes all of s or raises.
+-- closes.  A writefunc(s) writes all of s or raises.  Ours, not upstream's:
+-- peer_write(readfunc, s), bind_peer(readfunc, writefunc), reader(fd).
 local socket = require "skynet.socket"
 
 local tostring, setmetatable, type, error = tostring, setmetatable, type, error

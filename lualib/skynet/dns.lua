@@ -304,11 +304,12 @@ local function send_udp(srv, packet)
 end
 
 -- RFC 1035 §4.2.2 / RFC 7766: the query again over TCP, each message after
--- its 2-byte length.  Returns the reply's bytes, or nil and why not.
+-- its 2-byte length.  Returns the reply's bytes, or nil, why not and
+-- whether the deadline passed.
 local function query_tcp(srv, packet, deadline)
 	local left = deadline - skynet.now()
 	if left <= 0 then
-		return nil, "no time left for TCP"
+		return nil, "no time left for TCP", true
 	end
 	local fd, err = socket.open(srv.ip, srv.port, left)
 	if not fd then
@@ -330,7 +331,7 @@ local function query_tcp(srv, packet, deadline)
 	done = true
 	socket.close(fd)
 	if not data then
-		return nil, format("TCP to %s:%s: %s", srv.ip, srv.port, late and "no answer in time" or "closed without an answer")
+		return nil, format("TCP to %s:%s: %s", srv.ip, srv.port, late and "no answer in time" or "closed without an answer"), late
 	end
 	return data
 end
@@ -387,13 +388,13 @@ local function lookup(name, qtype)
 			-- truncated: the whole answer over TCP from the same server;
 			-- what the UDP reply held is kept in case TCP fails
 			local udp_err = take_answers(r, qtype)
-			local data, why = query_tcp(srv, packet, deadline)
+			local data, why, late = query_tcp(srv, packet, deadline)
 			local t = data and core.dns_reply(data)
 			if t and t.id == tid and t.qname == name and t.qtype == qtype and t.rcode == 0 then
 				err = take_answers(t, qtype)
 			elseif udp_err then
 				err = "truncated reply without an answer, and " .. (why or "TCP gave no usable reply")
-				silent = why ~= nil and why:find("in time", 1, true) ~= nil
+				silent = late
 			end
 			break
 		else
