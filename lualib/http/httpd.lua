@@ -168,20 +168,38 @@ function httpd.pending(readfunc)
 	return buf or ""
 end
 
+-- status lines already made, by code (string.format is the dearest step
+-- of a small response)
+local status_lines = setmetatable({}, {__index = function(t, code)
+	local line = format("HTTP/1.1 %03d %s\r\n", code, http_status_msg[code] or "")
+	if math.type(code) == "integer" and code >= 0 and code < 1000 then
+		t[code] = line
+	end
+	return line
+end})
+
+local function field(k, v)
+	local tk, tv = type(k), type(v)
+	if tk == "string" and (tv == "string" or tv == "number") then
+		return k .. ": " .. v .. "\r\n"
+	end
+	return format("%s: %s\r\n", k, v)
+end
+
 -- the response head without its final CRLF, as a list of strings
 local function head(statuscode, header)
-	local parts = {format("HTTP/1.1 %03d %s\r\n", statuscode, http_status_msg[statuscode] or "")}
+	local parts = {status_lines[statuscode]}
 	local n = 1
 	if header then
 		for k, v in pairs(header) do
 			if type(v) == "table" then
 				for _, e in ipairs(v) do
 					n = n + 1
-					parts[n] = format("%s: %s\r\n", k, e)
+					parts[n] = field(k, e)
 				end
 			else
 				n = n + 1
-				parts[n] = format("%s: %s\r\n", k, v)
+				parts[n] = field(k, v)
 			end
 		end
 	end
@@ -197,7 +215,7 @@ local function writeall(writefunc, statuscode, body, header)
 	end
 	local parts, n = head(statuscode, header)
 	if kind == "string" then
-		parts[n + 1] = format("content-length: %d\r\n\r\n", #body)
+		parts[n + 1] = "content-length: " .. #body .. "\r\n\r\n"
 		parts[n + 2] = body
 		writefunc(concat(parts))
 	elseif kind == "nil" then
