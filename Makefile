@@ -40,8 +40,9 @@ CSERVICES := $(patsubst service-src/service_%.c,cservice/%.so,$(wildcard service
 # luaclib/bson.so, luaclib/sproto.so (sproto.core), luaclib/md5.so
 # (md5.core) and luaclib/client.so stand alone.
 SPROTO_SRC := $(wildcard lualib-src/lua-sproto*.c)
-# sharetree.c is the store under skynet.sharetable.core and skynet.sharedata.core.
-SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c lualib-src/lua-bson.c lualib-src/lua-md5.c $(SPROTO_SRC),$(wildcard lualib-src/lua-*.c)) lualib-src/sharetree.c lualib-src/crypt_des.c
+# sharetree.c is the store under skynet.sharetable.core and skynet.sharedata.core;
+# datasheet_doc.c the document format under skynet.datasheet.core (pure C, also fuzzed).
+SKYNET_LUACLIB_SRC := $(filter-out lualib-src/lua-client.c lualib-src/lua-bson.c lualib-src/lua-md5.c $(SPROTO_SRC),$(wildcard lualib-src/lua-*.c)) lualib-src/sharetree.c lualib-src/datasheet_doc.c lualib-src/crypt_des.c
 # the web parsers under skynet.webcore (pure C, also linked by fuzz targets)
 SKYNET_LUACLIB_SRC += lualib-src/http_parse.c lualib-src/ws_frame.c lualib-src/web_codec.c lualib-src/dns_msg.c
 LUACLIBS := luaclib/skynet.so luaclib/client.so luaclib/bson.so luaclib/sproto.so luaclib/md5.so luaclib/ltls.so
