@@ -279,22 +279,24 @@ static int match(const struct dsdoc *prev, const struct dsdoc *next, uint32_t *m
 	return 0;
 }
 
-/* Rewrites the table values of body `t` (of next) into the copy of the
- * table area at out_area.  Reads come from next, so a body reached through
- * two slots (foreign documents) is rewritten twice to the same bytes. */
-static void patch_body(const struct dsdoc *next, const struct dsdoc_table *t, uint8_t *out_area,
-                       const uint32_t *map) {
-	const uint8_t *area = next->p + tables_base(next);
+/* Copies body t (of next) to out and rewrites its table values there;
+ * returns its size.  Each body gets a copy of its own, so bodies that
+ * overlap in a foreign document cannot patch each other. */
+static size_t copy_body(const struct dsdoc_table *t, uint8_t *out, const uint32_t *map) {
+	size_t size = (size_t)body_size(t->narray, t->ndict);
+	const uint8_t *start = t->type - 8;
+	memcpy(out, start, size);
 	for (uint32_t j = 0; j < t->narray; j++) {
 		struct dsdoc_value v = dsdoc_array(t, j);
 		if (v.type == DSDOC_TABLE)
-			wr32(out_area + (t->array + 4 * (size_t)j - area), map[v.raw]);
+			wr32(out + (t->array + 4 * (size_t)j - start), map[v.raw]);
 	}
 	for (uint32_t j = 0; j < t->ndict; j++) {
 		struct dsdoc_value v = dsdoc_dictvalue(t, j);
 		if (v.type == DSDOC_TABLE)
-			wr32(out_area + (t->dict + 8 * (size_t)j + 4 - area), map[v.raw]);
+			wr32(out + (t->dict + 8 * (size_t)j + 4 - start), map[v.raw]);
 	}
+	return size;
 }
 
 uint8_t *dsdoc_renumber(const struct dsdoc *prev, const struct dsdoc *next, size_t *outlen, const char **err) {
@@ -313,7 +315,13 @@ uint8_t *dsdoc_renumber(const struct dsdoc *prev, const struct dsdoc *next, size
 	for (uint32_t i = 0; i < next->ntables; i++)
 		if (map[i] == DSDOC_ABSENT && slot(next, i) != DSDOC_ABSENT)
 			map[i] = (uint32_t)n++;
-	uint64_t area = next->strtbl - tables_base(next);
+	/* the bodies in next's index order (the order compile wrote them in) */
+	uint64_t area = 0;
+	for (uint32_t i = 0; i < next->ntables; i++) {
+		struct dsdoc_table t;
+		if (dsdoc_table(next, i, &t))
+			area += body_size(t.narray, t.ndict);
+	}
 	uint64_t strtbl = DSDOC_HEADER + 4 * n + area;
 	if (n >= DSDOC_ABSENT || strtbl > UINT32_MAX) {
 		*err = "too many tables for a document";
@@ -329,15 +337,15 @@ uint8_t *dsdoc_renumber(const struct dsdoc *prev, const struct dsdoc *next, size
 	for (uint64_t i = 0; i < n; i++)
 		wr32(out + DSDOC_HEADER + 4 * i, DSDOC_ABSENT);
 	uint8_t *out_area = out + DSDOC_HEADER + 4 * n;
-	memcpy(out_area, next->p + tables_base(next), area);
-	memcpy(out + strtbl, next->p + next->strtbl, strings);
+	size_t off = 0;
 	for (uint32_t i = 0; i < next->ntables; i++) {
 		struct dsdoc_table t;
 		if (!dsdoc_table(next, i, &t))
 			continue;
-		wr32(out + DSDOC_HEADER + 4 * (size_t)map[i], slot(next, i));
-		patch_body(next, &t, out_area, map);
+		wr32(out + DSDOC_HEADER + 4 * (size_t)map[i], (uint32_t)off);
+		off += copy_body(&t, out_area + off, map);
 	}
+	memcpy(out + strtbl, next->p + next->strtbl, strings);
 	*outlen = len;
 	*err = NULL;
 done:

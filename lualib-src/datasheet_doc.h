@@ -80,7 +80,8 @@ float dsdoc_real(struct dsdoc_value v);
  * every table of next reached from the root by the same key path as a
  * table of prev takes prev's index, every other table a fresh index from
  * prev->ntables up, in next's index order; index slots nobody takes are
- * DSDOC_ABSENT.  Table bodies and strings are copied as they are, only
+ * DSDOC_ABSENT.  Table bodies are copied in next's index order (for a
+ * document of builder.compile: as they are) and strings as they are; only
  * table values and index[] change.  Returns a new buffer (skynet_malloc,
  * *outlen bytes, itself a valid document), or NULL with *err set (out of
  * memory, or too many tables for 32-bit offsets). */

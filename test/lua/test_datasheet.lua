@@ -184,6 +184,16 @@ local function test_errors()
 	T.ok("a self-referring foreign document reads without looping", lt.a == lt and lt.a.a == lt)
 	builder.update("loop", { a = { b = {} } })
 	T.ok("and renumbers against a new version", T.waitfor(function() return type(lt.a) == "table" and lt.a.b ~= nil end))
+	-- table 1's body starts inside table 0's (found by fuzz/fuzz_datasheet.c):
+	-- renumbering table 0's value 1 -> 2 must not change table 1's header
+	local overlap = unhex("48000000 02000000 00000000 08000000" ..
+		" 01000000 00000000 04000000 01000000 01000000 00000000 07000000 00000000" ..
+		" 00000000 00000000 00000000 00000000 00000000 00000000 00")
+	builder.new("overlap", builder.compile { 5, {} })
+	local ov = datasheet.query "overlap"
+	local okov, everr = pcall(builder.update, "overlap", overlap)
+	T.ok("overlapping foreign bodies renumber into a valid document", okov, everr)
+	T.ok("and read as written", T.waitfor(function() return type(ov[1]) == "table" and ov[1][1] == 7 end))
 end
 
 -- the diff vector end to end: a held table keeps its number, a vanished one raises
@@ -382,4 +392,10 @@ T.run("test_datasheet", function()
 	test_diff_readers()
 	test_many_readers()
 	test_upstream()
+	-- every name keeps exactly its current version once readers let go
+	local names = { "basic", "conc", "dup", "nothere", "fromdoc", "loop", "overlap", "diff", "cfg", "cons", "orphan", "foobar" }
+	T.ok("only the current versions are left", T.waitfor(function()
+		collectgarbage()
+		return core.live() == #names
+	end), "live " .. core.live() .. ", names " .. #names)
 end, 5000)
