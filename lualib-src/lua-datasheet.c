@@ -62,18 +62,17 @@ static void doc_release(struct ds_doc *doc) {
 	}
 }
 
-/* Checks len bytes and checks them again in their own copy (the view
- * must point into the copy). */
+/* Copies len bytes and checks the copy (the view points into it). */
 static struct ds_doc *doc_new(lua_State *L, const char *bytes, size_t len) {
-	struct dsdoc view;
-	const char *err = dsdoc_check(&view, bytes, len);
-	if (err)
-		luaL_error(L, "datasheet: not a document (%s)", err);
 	struct ds_doc *doc = skynet_malloc(sizeof(*doc) + len);
 	if (doc == NULL)
 		luaL_error(L, "datasheet: out of memory (%d bytes)", (int)len);
 	memcpy(doc->bytes, bytes, len);
-	dsdoc_check(&doc->view, doc->bytes, len);
+	const char *err = dsdoc_check(&doc->view, doc->bytes, len);
+	if (err) {
+		skynet_free(doc);
+		luaL_error(L, "datasheet: not a document (%s)", err);
+	}
 	atomic_init(&doc->ref, 1);
 	atomic_fetch_add(&live_docs, 1);
 	return doc;

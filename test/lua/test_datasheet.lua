@@ -175,6 +175,10 @@ local function test_errors()
 	T.raises("renumber refuses a hostile document", "not a document", core.renumber, "xx", gdoc)
 	core.release(gdoc)
 	T.raises("nothing was published for a refused document", "no such name hostile", datasheet.query, "hostile")
+	builder.new("src", { x = { y = { 1, 2 } }, z = "s" })
+	builder.new("copy", { a = datasheet.query "src" }) -- a proxy nobody has read yet
+	local cp = datasheet.query "copy"
+	T.ok("a reader's unread tables can be published again", cp.a.x.y[2] == 2 and cp.a.z == "s")
 	builder.new("fromdoc", good)
 	T.eq("new from compiled bytes", datasheet.query("fromdoc").a[1], "x")
 	-- a document whose table refers to itself (never made by compile) reads lazily
@@ -393,7 +397,7 @@ T.run("test_datasheet", function()
 	test_many_readers()
 	test_upstream()
 	-- every name keeps exactly its current version once readers let go
-	local names = { "basic", "conc", "dup", "nothere", "fromdoc", "loop", "overlap", "diff", "cfg", "cons", "orphan", "foobar" }
+	local names = { "basic", "conc", "src", "copy", "dup", "nothere", "fromdoc", "loop", "overlap", "diff", "cfg", "cons", "orphan", "foobar" }
 	T.ok("only the current versions are left", T.waitfor(function()
 		collectgarbage()
 		return core.live() == #names

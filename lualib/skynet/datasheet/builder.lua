@@ -112,15 +112,16 @@ local function compile(root)
 		onpath[t] = true
 		local index = #bodies
 		bodies[index + 1] = false -- numbered before its children
+		-- as ipairs and pairs see it, so proxies (sharedata, datasheet) read as their data
 		local narray = 0
-		while rawget(t, narray + 1) ~= nil do
+		while t[narray + 1] ~= nil do
 			narray = narray + 1
 		end
 		local types, values, ndict = {}, {}, 0
 		for i = 1, narray do
-			types[i], values[i] = value(rawget(t, i), i)
+			types[i], values[i] = value(t[i], i)
 		end
-		for k, v in next, t do
+		for k, v in pairs(t) do
 			if type(k) == "string" then
 				ndict = ndict + 1
 				local ko = pack("<I4", string_offset(k, k))
