@@ -6,11 +6,12 @@
 
 local skynet = require "skynet"
 local core = require "skynet.sharedata.core"
+local docwatch = require "skynet.docwatch"
 
 -- a changed data file must really be read again
 pcall(function() require("skynet.codecache").mode "OFF" end)
 
-local pool = {}  -- name -> { doc = , watch = { response, ... } }
+local pool = {}  -- name -> { doc = , watch = docwatch (readers waiting for the next version) }
 local CMD = {}
 
 -- Globals a source chunk assigns stay in its own environment table, whose
@@ -43,27 +44,19 @@ local function build(name, v, ...)
 end
 
 local function wake(p, doc)
-	for _, resp in ipairs(p.watch) do
-		if doc then
-			core.retain(doc)
-		end
-		if not resp(true, doc) and doc then
-			core.release(doc) -- the reader is gone
-		end
-	end
-	p.watch = {}
+	p.watch:wake(doc, core.retain, core.release)
 end
 
 function CMD.new(name, v, ...)
 	assert(pool[name] == nil, "sharedata: " .. tostring(name) .. " exists already")
-	pool[name] = { doc = build(name, v, ...), watch = {} }
+	pool[name] = { doc = build(name, v, ...), watch = docwatch.new() }
 end
 
 function CMD.update(name, v, ...)
 	local doc = build(name, v, ...)
 	local p = pool[name]
 	if p == nil then
-		pool[name] = { doc = doc, watch = {} }
+		pool[name] = { doc = doc, watch = docwatch.new() }
 		return
 	end
 	local old = p.doc
@@ -91,7 +84,6 @@ function CMD.query(name)
 end
 
 -- Answers at once when doc is not the current version; else waits.
--- Watchers whose reader died are pruned when the list has doubled.
 function CMD.monitor(name, doc)
 	local p = pool[name]
 	if p == nil then
@@ -101,18 +93,7 @@ function CMD.monitor(name, doc)
 		core.retain(p.doc)
 		return p.doc
 	end
-	local w = p.watch
-	w[#w + 1] = skynet.response()
-	if #w >= (p.prune or 64) then
-		local live = {}
-		for _, resp in ipairs(w) do
-			if resp "TEST" then
-				live[#live + 1] = resp
-			end
-		end
-		p.watch = live
-		p.prune = math.max(64, #live * 2)
-	end
+	p.watch:park()
 	return skynet.ignoreret
 end
 

@@ -15,8 +15,9 @@
 return function()
 	local skynet = require "skynet"
 	local core = require "skynet.datasheet.core"
+	local docwatch = require "skynet.docwatch"
 
-	local sheets = {} -- name -> { doc =, owner = address, watch = { response, ... }, prune = }
+	local sheets = {} -- name -> { doc =, owner = address, watch = docwatch (readers waiting for the next version) }
 	local CMD = {}
 
 	local function refuse(doc, fmt, ...)
@@ -29,7 +30,7 @@ return function()
 		if s then
 			return refuse(doc, "%s exists already (created by :%08x)", name, s.owner)
 		end
-		sheets[name] = { doc = doc, owner = source, watch = {} }
+		sheets[name] = { doc = doc, owner = source, watch = docwatch.new() }
 		return true
 	end
 
@@ -42,14 +43,7 @@ return function()
 		end
 		local old = s.doc
 		s.doc = doc
-		local watch = s.watch
-		s.watch = {}
-		for _, resp in ipairs(watch) do
-			core.retain(doc)
-			if not resp(true, doc) then
-				core.release(doc) -- the reader is gone
-			end
-		end
+		s.watch:wake(doc, core.retain, core.release)
 		core.release(old)
 		return true
 	end
@@ -64,7 +58,6 @@ return function()
 	end
 
 	-- Answers at once when doc is not the current version; else waits.
-	-- Watchers whose reader died are pruned when the list has doubled.
 	function CMD.monitor(_, name, doc)
 		local s = sheets[name]
 		if s == nil then
@@ -74,18 +67,7 @@ return function()
 			core.retain(s.doc)
 			return s.doc
 		end
-		local w = s.watch
-		w[#w + 1] = skynet.response()
-		if #w >= (s.prune or 64) then
-			local live = {}
-			for _, resp in ipairs(w) do
-				if resp "TEST" then
-					live[#live + 1] = resp
-				end
-			end
-			s.watch = live
-			s.prune = math.max(64, #live * 2)
-		end
+		s.watch:park()
 		return skynet.ignoreret
 	end
 
