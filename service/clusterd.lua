@@ -19,6 +19,16 @@
 -- They do not count against maxclient, which bounds connections with an
 -- agent.  Closes are logged as one summary line per second at most.
 --
+-- Cluster secret (config `cluster_secret`, skynet.cluster.handshake): a
+-- listener with a secret sends each accepted connection a challenge as soon
+-- as it is started, and takes its first frame as the answer: a first frame
+-- that cannot be one (judged from its first 3 bytes) or a wrong answer
+-- closes the connection before any request is read, with one log line
+-- naming the peer's address (at most REFUSE_LOG_MAX a REPORT_INTERVAL, the
+-- rest summed up); a right one gets the listener's proof back, and the
+-- connection its agent.  Until then the connection is silent (the handshake
+-- timeout and cap above apply).  Without a secret none of this happens.
+--
 -- Commands ("lua"): reload(map), listen(addr, port, maxclient), sender(node)
 -- (-> address, or nil and why),
 -- senders(), proxy(node, name), register(name, addr), unregister(name),
@@ -33,6 +43,7 @@
 local skynet = require "skynet"
 local driver = require "skynet.socketdriver"
 local core = require "skynet.cluster.core"
+local handshake = require "skynet.cluster.handshake"
 
 local format = string.format
 
@@ -43,6 +54,8 @@ local HANDSHAKE_MAX = math.max(1, tonumber(skynet.getenv "cluster_handshake_max"
 -- (its connect would then wait a second per retry)
 local LISTEN_BACKLOG = 128
 local REPORT_INTERVAL = 100 -- centiseconds between summary lines about closed silent connections
+local REFUSE_LOG_MAX = 20 -- refusals logged one by one per REPORT_INTERVAL; past that, counted
+local SECRET = handshake.enabled
 
 local node_address = {} -- node name -> "host:port" | false
 local options = { nowaiting = true }
@@ -55,7 +68,8 @@ local handle_name = {}  -- handle -> registered name
 local agents = {}       -- agent address -> true (subscribed to name changes)
 -- socket id -> { fd, peer, listen = listen id, state, agent = addr | nil,
 --   parts = strings received | nil, n = #bytes, need = first frame size | nil,
---   deadline = skynet.now() by which the first frame must be complete }
+--   deadline = skynet.now() by which the first frame must be complete,
+--   ns = our challenge's nonce (with a cluster secret, until answered) }
 -- state: "silent" (no complete frame yet), "starting" (its agent is being
 -- launched; the socket is paused), "agent" (the agent owns the socket),
 -- "gone" (closed while starting; the agent is told so), "closed" (dropped;
@@ -65,6 +79,7 @@ local silent = {}       -- FIFO of connections accepted, oldest first; [silent_h
 local silent_head, silent_tail, nsilent = 1, 0, 0
 local sweep_armed = false
 local closed_timeout, closed_evicted, report_armed = 0, 0, false
+local refused_logged, refused_quiet = 0, 0 -- refusals in this REPORT_INTERVAL: logged, only counted
 local listeners = {}    -- listen socket id -> { maxclient, count (connections with an agent) }
 local listening = {}    -- listen socket id -> coroutine waiting for it to start
 local nodename = core.nodename()
@@ -284,9 +299,21 @@ end
 -- One line per REPORT_INTERVAL at most about silent connections closed.
 local function report()
 	report_armed = false
-	skynet.error(format("cluster: closed %d connection(s) that sent no complete frame: %d after cluster_handshake_timeout (%.1f s), %d over cluster_handshake_max (%d)",
-		closed_timeout + closed_evicted, closed_timeout, HANDSHAKE_TIMEOUT / 100, closed_evicted, HANDSHAKE_MAX))
-	closed_timeout, closed_evicted = 0, 0
+	if closed_timeout + closed_evicted > 0 then
+		skynet.error(format("cluster: closed %d connection(s) that sent no complete frame: %d after cluster_handshake_timeout (%.1f s), %d over cluster_handshake_max (%d)",
+			closed_timeout + closed_evicted, closed_timeout, HANDSHAKE_TIMEOUT / 100, closed_evicted, HANDSHAKE_MAX))
+	end
+	if refused_quiet > 0 then
+		skynet.error(format("cluster: refused %d more connection(s) for the cluster secret (not logged one by one)", refused_quiet))
+	end
+	closed_timeout, closed_evicted, refused_logged, refused_quiet = 0, 0, 0, 0
+end
+
+local function arm_report()
+	if not report_armed then
+		report_armed = true
+		skynet.timeout(REPORT_INTERVAL, report)
+	end
 end
 
 -- Closes a silent connection.
@@ -300,10 +327,26 @@ local function close_silent(conn, evicted)
 	else
 		closed_timeout = closed_timeout + 1
 	end
-	if not report_armed then
-		report_armed = true
-		skynet.timeout(REPORT_INTERVAL, report)
+	arm_report()
+end
+
+-- Closes a silent connection that failed the cluster secret handshake
+-- (verdict: the refusal frame to send first, or nil).
+local function refuse(conn, why, verdict)
+	conn.state = "closed"
+	connections[conn.fd] = nil
+	nsilent = nsilent - 1
+	if verdict then
+		driver.send(conn.fd, verdict) -- a graceful close sends it first
 	end
+	driver.close(conn.fd)
+	if refused_logged < REFUSE_LOG_MAX then
+		refused_logged = refused_logged + 1
+		skynet.error(format("cluster: refuse %s: %s", conn.peer, why))
+	else
+		refused_quiet = refused_quiet + 1
+	end
+	arm_report()
 end
 
 -- The oldest connection still silent, or nil (drops the FIFO's dead head).
@@ -350,7 +393,7 @@ local function accept(lid, fd, peer)
 		close_silent(oldest_silent(), true)
 	end
 	local conn = { fd = fd, peer = peer, listen = lid, state = "silent", parts = {}, n = 0,
-		deadline = skynet.now() + HANDSHAKE_TIMEOUT }
+		deadline = skynet.now() + HANDSHAKE_TIMEOUT, ns = SECRET or nil }
 	connections[fd] = conn
 	silent_tail = silent_tail + 1
 	silent[silent_tail] = conn
@@ -358,6 +401,8 @@ local function accept(lid, fd, peer)
 	driver.start(fd)
 	arm_sweep()
 end
+
+local authenticate
 
 local function new_agent(conn)
 	local ok, agent = pcall(skynet.newservice, "clusteragent", skynet.self(), conn.fd, conn.peer)
@@ -395,6 +440,41 @@ local function spoke(conn)
 	skynet.fork(new_agent, conn)
 end
 
+-- With a cluster secret: the connection's first frame must be the answer
+-- to our challenge.  Refuses it as soon as its first bytes show it is not,
+-- or when the whole answer is wrong; a right answer gets our proof and the
+-- connection its agent (what came after the answer is handed over).
+function authenticate(conn)
+	if conn.ns == true then -- cannot be: the socket's start comes before its bytes
+		refuse(conn, "it spoke before the cluster_secret challenge was sent")
+		return
+	end
+	if conn.n < 3 then
+		return
+	end
+	local s = table.concat(conn.parts)
+	conn.parts = { s }
+	local why = handshake.check_head(s)
+	if why then
+		refuse(conn, why)
+		return
+	end
+	local need = 2 + (s:byte(1) << 8 | s:byte(2))
+	if #s < need then
+		return
+	end
+	local nc, bad = handshake.check_answer(conn.ns, s:sub(3, need))
+	if not nc then
+		refuse(conn, bad, handshake.refuse())
+		return
+	end
+	driver.send(conn.fd, handshake.accept(conn.ns, nc))
+	conn.ns = nil
+	conn.parts = { s:sub(need + 1) }
+	conn.n = #conn.parts[1]
+	spoke(conn)
+end
+
 local function data(fd, size, msg)
 	local conn = connections[fd]
 	if conn == nil or (conn.state ~= "silent" and conn.state ~= "starting") then
@@ -406,6 +486,10 @@ local function data(fd, size, msg)
 	driver.drop(msg, size)
 	conn.n = conn.n + size
 	if conn.state ~= "silent" then
+		return
+	end
+	if conn.ns then
+		authenticate(conn)
 		return
 	end
 	if conn.need == nil and conn.n >= 2 then
@@ -442,11 +526,19 @@ local socket_event = {}
 
 socket_event[1] = function(id, size, msg) data(id, size, msg) end -- DATA
 
-socket_event[2] = function(id, port, addr) -- CONNECT: a listen socket started
+socket_event[2] = function(id, port, addr) -- CONNECT: a listen socket started, or an accepted one
 	local co = listening[id]
 	if co then
 		listening[id] = { ip = addr, port = port }
 		skynet.wakeup(co)
+		return
+	end
+	local conn = connections[id]
+	if conn and conn.ns == true then
+		-- started: it can be written to now
+		local ns, frame = handshake.challenge()
+		conn.ns = ns
+		driver.send(id, frame)
 	end
 end
 

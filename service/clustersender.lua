@@ -41,12 +41,23 @@
 -- only with "name not found"), and if HEARTBEAT more passes without a byte,
 -- the node is declared not responding: every waiting call fails, the
 -- connection is closed and the next request reconnects.
+--
+-- Cluster secret (config `cluster_secret`, skynet.cluster.handshake): with
+-- a secret, a connection is "auth" between the TCP connect and the
+-- listener's proof: we wait for its challenge, answer it, and check its
+-- proof; requests wait in the batch meanwhile, as while connecting, and
+-- CONNECT_TIMEOUT covers the whole.  A listener that refuses our answer,
+-- sends no challenge, or cannot prove the secret fails the waiting calls
+-- saying so.  Without a secret, a challenge (a listener that has one) fails
+-- them with "refused the connection: it requires a cluster secret".  Once
+-- connected, nothing of this is on the request path.
 
 local skynet = require "skynet"
 local c = require "skynet.core"
 local driver = require "skynet.socketdriver"
 local core = require "skynet.cluster.core"
 local metrics = require "skynet.metrics"
+local handshake = require "skynet.cluster.handshake"
 
 local node, localnodename, address = ...
 local PTYPE_CLUSTER_REQ = 249
@@ -58,6 +69,7 @@ local MAX_RESPONSE = tonumber(skynet.getenv "cluster_max_message") or 1024 * 102
 local READ_TIMEOUT = tonumber(skynet.getenv "cluster_read_timeout") or 1000 -- centiseconds
 local RESPONSE_HEAD = 7 -- length field, session, type: enough to judge a frame
 local HEARTBEAT = math.floor((tonumber(skynet.getenv "cluster_heartbeat") or 10) * 100) -- centiseconds, 0: off
+local SECRET = handshake.enabled
 
 local csend, ctostring, intcommand = c.send, c.tostring, c.intcommand
 local unpackresponse, checkresponse, concat = core.unpackresponse, core.checkresponse, core.concat
@@ -80,6 +92,7 @@ local read_timer = false   -- a read-timeout check is scheduled
 local probe = false        -- cluster session of the heartbeat probe in flight
 local probe_frame, probe_sz = core.packfast(0, skynet.packstring "") -- kept for the service's life
 local sent_at = {}         -- cluster session -> skynet.hpc() when the request left
+local auth_ns, auth_nc     -- the handshake's nonces (state "auth"): the listener's once challenged, ours once answered
 
 -- Published on the node's metrics endpoint (skynet.metrics): the peer's
 -- state as a state set (1 on the current state), the calls waiting, and
@@ -103,8 +116,9 @@ local shown_state -- the state last published
 -- Called after every message (the state changes in many places).
 local function publish_state()
 	shown_state = state
+	local shown = state == "auth" and "connecting" or state
 	for st, id in pairs(M.state) do
-		if id then mset(id, st == state and 1 or 0) end
+		if id then mset(id, st == shown and 1 or 0) end
 	end
 end
 
@@ -152,6 +166,7 @@ local function disconnect(why, text)
 	local old = fd
 	fd = nil
 	probe = false
+	auth_ns, auth_nc = nil, nil
 	if state ~= "off" then
 		state = "down"
 	end
@@ -175,8 +190,15 @@ local function connect()
 	state = "connecting"
 	local this = attempt
 	skynet.timeout(CONNECT_TIMEOUT, function()
-		if state == "connecting" and attempt == this then
+		if attempt ~= this then
+			return
+		elseif state == "connecting" then
 			disconnect(format("connect timeout after %.1f s", CONNECT_TIMEOUT / 100))
+		elseif state == "auth" and not auth_ns then
+			disconnect(format("no cluster_secret challenge within %.1f s (cluster_secret is set here; is it set on that node?)",
+				CONNECT_TIMEOUT / 100))
+		elseif state == "auth" then
+			disconnect(format("no answer to our cluster_secret proof within %.1f s", CONNECT_TIMEOUT / 100))
 		end
 	end)
 	return true
@@ -280,11 +302,23 @@ local function answer_ok(cs, data, sz)
 	csend(w >> 32, PTYPE_RESPONSE, w & 0xffffffff, data, sz)
 end
 
+-- The listener refused us (for the cluster secret): fail the waiting calls
+-- with "<where> refused the connection: <why>", one log line.
+local function refused(why)
+	local text = format("%s refused the connection: %s", where(), why)
+	skynet.error(text)
+	disconnect(nil, text)
+end
+
 local function answer_error(cs, text)
 	local w = waiting[cs]
 	if w == nil then
 		if cs == probe then
 			probe = false
+			return
+		end
+		if cs == 0 and handshake.parse_challenge(text) then
+			refused("it requires a cluster secret, and cluster_secret is not set on this node")
 			return
 		end
 		skynet.error(format("cluster: unknown session %d from node [%s]: %s", cs, node, text))
@@ -347,6 +381,47 @@ local function unfinished()
 	return framer:size() > 0 or next(partial) ~= nil
 end
 
+local check_alive
+
+-- The TCP connection is up and, with a secret, the listener proved it.
+local function connected()
+	state = "connected"
+	last_read = skynet.now()
+	flush()
+	if HEARTBEAT > 0 then
+		local this = attempt
+		skynet.timeout(HEARTBEAT, function() check_alive(this) end)
+	end
+end
+
+-- A frame while state is "auth": the challenge, then the verdict.
+local function auth_frame(body)
+	local cs, t, data = unpackresponse(body)
+	if cs ~= 0 then
+		error(format("response for session %d during the cluster_secret handshake", cs))
+	end
+	if auth_nc == nil then
+		local ns = t == 0 and handshake.parse_challenge(data)
+		if not ns then
+			refused(format("it sent %s instead of a cluster_secret challenge (is cluster_secret set on that node?)",
+				t == 0 and format("the error %q", data) or format("a response of type %d", t)))
+			return
+		end
+		auth_ns = ns
+		local nc, frame = handshake.answer(ns)
+		auth_nc = nc
+		driver.send(fd, frame)
+		return
+	end
+	local ok, why = handshake.check_verdict(auth_ns, auth_nc, t, data)
+	auth_ns, auth_nc = nil, nil
+	if not ok then
+		refused(why)
+		return
+	end
+	connected()
+end
+
 local function protocol_error(why)
 	why = "protocol error: " .. tostring(why):gsub("^cluster: ", "")
 	skynet.error(format("%s: closing the connection: %s", where(), why))
@@ -381,7 +456,7 @@ end
 -- The heartbeat, every HEARTBEAT while connection `this` is up: a probe
 -- after HEARTBEAT without a byte, and the node declared not responding
 -- when HEARTBEAT more passes without one.
-local function check_alive(this)
+function check_alive(this)
 	if state ~= "connected" or attempt ~= this then
 		return
 	end
@@ -412,7 +487,7 @@ socket_event[1] = function(id, size, data) -- DATA
 	while true do
 		local body = pop(framer)
 		if body == nil then break end
-		local ok, err = pcall(response, body)
+		local ok, err = pcall(state == "auth" and auth_frame or response, body)
 		if not ok then
 			protocol_error(err)
 			return
@@ -433,14 +508,13 @@ socket_event[2] = function(id) -- CONNECT
 	if id ~= fd or state ~= "connecting" then
 		return
 	end
-	state = "connected"
 	driver.nodelay(id)
-	last_read = skynet.now()
-	flush()
-	if HEARTBEAT > 0 then
-		local this = attempt
-		skynet.timeout(HEARTBEAT, function() check_alive(this) end)
+	if SECRET then
+		state = "auth" -- the listener speaks first: its challenge
+		last_read = skynet.now()
+		return
 	end
+	connected()
 end
 
 socket_event[3] = function(id) -- CLOSE
@@ -449,6 +523,11 @@ socket_event[3] = function(id) -- CLOSE
 	end
 	if state == "connecting" then
 		disconnect("connect failed")
+	elseif state == "auth" then
+		local why = auth_ns and "closed the connection after our answer to its cluster_secret challenge"
+			or "closed the connection without a cluster_secret challenge (cluster_secret is set here; is it set on that node?)"
+		skynet.error(format("%s %s", where(), why))
+		disconnect(nil, where() .. " " .. why)
 	else
 		disconnect("connection closed by the peer")
 	end

@@ -651,6 +651,49 @@ function S.heartbeat()
 	eq("thawed node: the next call reconnects", cluster.call("b", "@echo", "echo", "back"), "back")
 end
 
+-- The cluster secret (test/e2e/test_cluster_secret.sh).  Nodes: "s" a
+-- server with the secret, "n" a server without one, "reflect" a python
+-- listener that sends our own proof back; "self" / "selfn" are this node
+-- (opened under cluster_name).  This node's cluster_secret is right
+-- (secret), wrong (secret_wrong) or unset (secret_none).
+local function serve_self(name)
+	local e = skynet.newservice("cluster_echo", name)
+	cluster.register("echo", e)
+end
+
+function S.secret()
+	eq("secret: a call to a node with the same secret", cluster.call("s", "@echo", "echo", "hi"), "hi")
+	local big = blob(100000, 7)
+	eq("secret: a multi-part call both ways", table.pack(cluster.call("s", "@echo", "digest", big)),
+		table.pack(digest(big)))
+	cluster.send("s", "@echo", "push", "after the handshake")
+	eq("secret: a push is served", cluster.call("s", "@echo", "pushed"), { "after the handshake" })
+	serve_self("self")
+	eq("secret: this node calls itself through the cluster, with the secret", cluster.call("self", "@echo", "whoami"), "self")
+	raises("secret: a listener without a secret is refused (no challenge)",
+		"cluster node %[n%] [^ ]+ .*no cluster_secret challenge", cluster.call, "n", "@echo", "echo", 1)
+	raises("secret: a listener that sends our proof back is refused",
+		"cluster node %[reflect%] [^ ]+ refused the connection: it does not know our cluster_secret", cluster.call,
+		"reflect", "@pyecho", "x")
+end
+
+function S.secret_wrong()
+	for i = 1, 2 do
+		raises("secret_wrong: the call fails, saying the peer refused the secret (" .. i .. ")",
+			"cluster node %[s%] [^ ]+ refused the connection: bad cluster secret", cluster.call, "s", "@echo", "echo", 1)
+	end
+end
+
+function S.secret_none()
+	raises("secret_none: a call to a node with a secret fails, saying so",
+		"cluster node %[s%] [^ ]+ refused the connection: it requires a cluster secret, and cluster_secret is not set on this node",
+		cluster.call, "s", "@echo", "echo", 1)
+	eq("secret_none: a node without a secret is called as before", cluster.call("n", "@echo", "echo", "plain"), "plain")
+	serve_self("selfn")
+	eq("secret_none: this node calls itself through the cluster, no secret", cluster.call("selfn", "@echo", "whoami"),
+		"selfn")
+end
+
 -- One call, to check a node still serves (after the malformed-peer tests).
 function S.ping()
 	eq("ping: b still serves", wait_node("b", 10), "b")
