@@ -38,6 +38,9 @@ local QUERY_TIMEOUT = 500
 local EVAL_TIMEOUT = 500
 -- default timeout of stat/mem/gc, as upstream
 local LIST_TIMEOUT = 300
+-- centiseconds `list` waits for the services' call counters (a service
+-- that does not answer in time is listed without them)
+local LIST_STAT_TIMEOUT = 100
 -- an HTTP request header block larger than this is refused
 local HTTP_HEADER_MAX = 8192
 -- unread input a connection may buffer (one command line, say)
@@ -244,11 +247,24 @@ command("help", "This help message", function()
 	return HELP
 end)
 
-command("list", "List all the services started by the launcher", function()
-	return launcher("LIST")
-end)
+-- Upstream's `:addr<TAB>launch command`, then the service's call counters
+-- (as in stat) when it answers within the timeout (default
+-- LIST_STAT_TIMEOUT); a service that does not keeps upstream's line.
+command("list", "list [timeout]: every service started by the launcher, with its calls waiting and timed out",
+	function(_, ti)
+		local list = launcher("LIST")
+		local stat = launcher("STAT", ti == nil and LIST_STAT_TIMEOUT or timeout_arg(ti))
+		for addr, cmdline in pairs(list) do
+			local st = stat[addr]
+			if type(st) == "table" and st.waiting then
+				list[addr] = string.format("%s\twaiting:%d\ttimeout:%d\ttimeout_late:%d", cmdline, st.waiting,
+					st.timeout, st.timeout_late)
+			end
+		end
+		return list
+	end)
 
-command("stat", "stat [timeout]: cpu, messages, mailbox and suspended tasks of every service",
+command("stat", "stat [timeout]: cpu, messages, mailbox, suspended tasks, calls waiting and timed out (and late replies dropped) of every service",
 	function(_, ti)
 		return launcher("STAT", timeout_arg(ti))
 	end)

@@ -36,12 +36,21 @@ local function task_count()
 	return n
 end
 
+-- Upstream's fields, and ours (named to sort after upstream's, so the
+-- console's `stat` line keeps upstream's columns first): waiting = calls
+-- of this service not answered yet, timeout = calls that gave up at their
+-- deadline, timeout_late = replies that came after their call timed out
+-- (dropped).
 function dbgcmd.STAT()
+	local waiting, timeouts, late = S.call_stats()
 	skynet.ret(skynet.pack {
 		task = task_count(),
 		mqlen = c.intcommand("STAT", "mqlen") or 0,
 		cpu = c.intcommand("STAT", "cpu") or 0,
 		message = c.intcommand("STAT", "message") or 0,
+		waiting = waiting,
+		timeout = timeouts,
+		timeout_late = late,
 	})
 end
 

@@ -26,7 +26,7 @@ lacks() {
 	if grep -Eq -- "$3" "$2"; then fail "$1" "unexpected line matching /$3/: $(grep -E -m1 -- "$3" "$2" | tr '\t' '>')"; else pass "$1"; fi
 }
 # the address listed for a launch command, e.g. addr_of "console_probe probe"
-addr_of() { grep -E "	snlua $1\$" "$W/list.out" | head -1 | cut -f1; }
+addr_of() { grep -E "	snlua $1(	waiting:|\$)" "$W/list.out" | head -1 | cut -f1; }
 # seconds a command took (client --time output)
 took() { sed -n "s/^# TIME $1 //p" "$2" | head -1; }
 
@@ -66,12 +66,14 @@ expect "console: list shows the services with their launch commands" \
 	test -n "$PROBE" -a -n "$SPIN" -a -n "$LIMITED" -a -n "$NET" -a -n "$CONSOLE"
 bad=$(sed -n '2,$p' "$W/list.out" | grep -v '^<CMD OK>$' | grep -cvE '^:[0-9a-f]{8}	snlua ')
 expect "console: every list line is ':<8hex><TAB>snlua <name args>' ($bad others)" test "$bad" -eq 0
+bad=$(sed -n '2,$p' "$W/list.out" | grep -v '^<CMD OK>$' | grep -cvE '	waiting:[0-9]+	timeout:[0-9]+	timeout_late:[0-9]+$')
+expect "console: every list line ends with '<TAB>waiting:<n><TAB>timeout:<n><TAB>timeout_late:<n>' ($bad others)" test "$bad" -eq 0
 nlist=$(grep -cE '^:[0-9a-f]{8}	' "$W/list.out")
 
 # --- stat, mem, gc, cmem -------------------------------------------------
 con stat mem > "$W/stat.out"
-nstat=$(grep -cE '^:[0-9a-f]{8}	cpu:[0-9.e-]+	message:[0-9]+	mqlen:[0-9]+	task:[0-9]+$' "$W/stat.out")
-expect "console: stat prints ':addr<TAB>cpu:<s><TAB>message:<n><TAB>mqlen:<n><TAB>task:<n>' for each of the $nlist listed services ($nstat)" \
+nstat=$(grep -cE '^:[0-9a-f]{8}	cpu:[0-9.e-]+	message:[0-9]+	mqlen:[0-9]+	task:[0-9]+	timeout:[0-9]+	timeout_late:[0-9]+	waiting:[0-9]+$' "$W/stat.out")
+expect "console: stat prints ':addr<TAB>cpu:<s><TAB>message:<n><TAB>mqlen:<n><TAB>task:<n>' (upstream's), then <TAB>timeout:<n><TAB>timeout_late:<n><TAB>waiting:<n>, for each of the $nlist listed services ($nstat)" \
 	test "$nstat" -eq "$nlist"
 nmem=$(grep -cE '^:[0-9a-f]{8}	[0-9]+\.[0-9]{2} Kb \(snlua .*\)$' "$W/stat.out")
 expect "console: mem prints ':addr<TAB><x.xx> Kb (<launch command>)' for each service ($nmem)" test "$nmem" -eq "$nlist"
@@ -86,6 +88,32 @@ echo "# console: $PROBE before: cpu $c0 s, $n0 messages; after a 0.3 s busy call
 expect "stat: cpu grows by the CPU time the service spent ($c0 -> $c1 s)" \
 	awk -v a="$c0" -v b="$c1" 'BEGIN { exit !(b - a >= 0.25 && b - a < 5) }'
 expect "stat: message counts the 4 calls and the second STAT ($n0 -> $n1)" test "$((n1 - n0))" -eq 5
+# calls waiting and timed out: .caller makes calls that .callee parks
+CALLER=$(addr_of "console_probe caller")
+calls() { grep -E "^$CALLER	" "$1" | sed -E 's/.*	(timeout:[0-9]+	timeout_late:[0-9]+	waiting:[0-9]+)$/\1/;s/.*	(waiting:[0-9]+	timeout:[0-9]+	timeout_late:[0-9]+)$/\1/' | tr '\t\n' ' |'; }
+# poll_stat FILE REGEX: stat until .caller's line matches (at most 10 s)
+poll_stat() {
+	local i
+	for i in $(seq 1 50); do
+		con stat list > "$1"
+		grep -Eq "^$CALLER	cpu:.*	$2\$" "$1" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+con 'call .caller "callpark", 5' > /dev/null
+poll_stat "$W/calls1.out" "timeout:0	timeout_late:0	waiting:5"
+has "calls: 5 calls stuck on a callee: stat shows waiting:5" "$W/calls1.out" "^$CALLER	cpu:.*	task:[0-9]+	timeout:0	timeout_late:0	waiting:5\$"
+has "calls: ... and list too" "$W/calls1.out" "^$CALLER	snlua console_probe caller	waiting:5	timeout:0	timeout_late:0\$"
+con 'call .caller "callpark", 2, 20' > /dev/null
+poll_stat "$W/calls2.out" "timeout:2	timeout_late:0	waiting:5"
+has "calls: 2 more calls with a 0.2 s deadline: stat shows timeout:2, still waiting:5 ($(calls "$W/calls2.out"))" "$W/calls2.out" "^$CALLER	cpu:.*	timeout:2	timeout_late:0	waiting:5\$"
+has "calls: ... and list too" "$W/calls2.out" "^$CALLER	snlua console_probe caller	waiting:5	timeout:2	timeout_late:0\$"
+con 'call .callee "release"' > /dev/null
+poll_stat "$W/calls3.out" "timeout:2	timeout_late:2	waiting:0"
+has "calls: the callee answers all 7: waiting:0, and the 2 late replies counted as timeout_late:2 ($(calls "$W/calls3.out"))" "$W/calls3.out" "^$CALLER	cpu:.*	timeout:2	timeout_late:2	waiting:0\$"
+has "calls: ... and list too" "$W/calls3.out" "^$CALLER	snlua console_probe caller	waiting:0	timeout:2	timeout_late:2\$"
+
 con mem 'call .probe "alloc", 3072' mem 'call .probe "free"' mem > "$W/alloc.out"
 awk -v a="$PROBE" -F'\t' '$1 == a { print $2 }' "$W/alloc.out" | sed -E 's/ Kb.*//' > "$W/alloc.kb"
 m0=$(sed -n 1p "$W/alloc.kb"); m1=$(sed -n 2p "$W/alloc.kb"); m2=$(sed -n 3p "$W/alloc.kb")
@@ -273,13 +301,17 @@ has "console: logs '<peer> disconnect'" "$LOG" "^\[$CONSOLE\] 127\.0\.0\.1:[0-9]
 con --timeout 30 'call .spin "spin"' > "$W/spin.out" &
 spinpid=$!
 wait_for "$LOG" "console_probe: spinning" 10
-con --time "stat 100" "mem 100" list "signal .spin 0" > "$W/stuck.out"
+# (0.5 s timeouts: stat, mem and list wait that long each for the stuck
+# service, and the stuck call itself gives up after the console's 5 s)
+con --time "stat 50" "mem 50" "list 50" "signal .spin 0" > "$W/stuck.out"
 ts=$(took stat "$W/stuck.out")
-echo "# console: stat with one service stuck in a busy loop: $ts s (timeout 1 s)"
+echo "# console: stat with one service stuck in a busy loop: $ts s (timeout 0.5 s)"
 expect "stuck: stat answers after its timeout ($ts s < 10 s)" awk -v t="$ts" 'BEGIN { exit !(t != "" && t < 10) }'
 has "stuck: stat shows the stuck service as TIMEOUT" "$W/stuck.out" "^$SPIN	TIMEOUT$"
 has "stuck: stat still reports the others" "$W/stuck.out" "^$PROBE	cpu:"
 has "stuck: mem shows it as TIMEOUT (launch command)" "$W/stuck.out" "^$SPIN	TIMEOUT \(snlua console_probe spin\)$"
+has "stuck: list shows it with upstream's line only (no counters)" "$W/stuck.out" "^$SPIN	snlua console_probe spin$"
+has "stuck: list still shows the others' counters" "$W/stuck.out" "^$PROBE	snlua console_probe probe	waiting:0	"
 wait "$spinpid"
 has "stuck: signal 0 breaks the loop; the stuck call fails with the reason" "$W/spin.out" "failed: .*signal 0"
 wait_for "$LOG" "recv a signal 0" 5

@@ -25,7 +25,8 @@ has() {
 	if grep -Eq -- "$3" "$2"; then pass "$1"; else fail "$1" "no line matching /$3/ in: $(head -c 700 "$2" | tr '\n\t' '|>')"; fi
 }
 # the address listed for a launch command, e.g. addr_of "console_probe probe"
-addr_of() { grep -E "	snlua $1\$" "$W/list.out" | head -1 | cut -f1; }
+# (list lines end with the service's call counters: <TAB>waiting:<n>...)
+addr_of() { grep -E "	snlua $1(	waiting:|\$)" "$W/list.out" | head -1 | cut -f1; }
 
 # ============================================================ node A
 LOG=$W/node.log
@@ -125,7 +126,7 @@ if command -v curl > /dev/null; then
 		"^$CV	snlua console_probe curlvictim$"
 fi
 con --timeout 10 --raw "GET /list HTTP/1.1\\r\\nHost: 127.0.0.1:$PORT\\r\\n\\r\\n" > "$W/web9.out"
-has "http: GET of a command that only looks still answers" "$W/web9.out" "^$CONSOLE	snlua debug_console $PORT$"
+has "http: GET of a command that only looks still answers" "$W/web9.out" "^$CONSOLE	snlua debug_console $PORT	waiting:"
 # every command of the spec is classified: GET refuses exactly the ones that change the node
 CHANGE="gc start log snax kill exit killtask dbgcmd call trace inject logon logoff signal profactive dumpheap clearcache setenv debug"
 LOOK="help list stat mem cmem jmem service info task uniqtask ping netstat getenv"
@@ -207,9 +208,9 @@ pid=$!
 E2E_PIDS+=("$pid")
 if wait_for "$LOGH" "console_main: ready" 30; then
 	con list > "$W/hlist.out"
-	HMASTER=$(grep -E '	snlua cmaster$' "$W/hlist.out" | cut -f1)
-	HSLAVE=$(grep -E '	snlua cslave$' "$W/hlist.out" | cut -f1)
-	HPROBE=$(grep -E '	snlua console_probe probe$' "$W/hlist.out" | cut -f1)
+	HMASTER=$(grep -E '	snlua cmaster(	|$)' "$W/hlist.out" | cut -f1)
+	HSLAVE=$(grep -E '	snlua cslave(	|$)' "$W/hlist.out" | cut -f1)
+	HPROBE=$(grep -E '	snlua console_probe probe(	|$)' "$W/hlist.out" | cut -f1)
 	HCHARBOR=$(printf ':%08x' $((16#${HSLAVE#:} + 1)))
 	con "kill $HMASTER" "exit $HSLAVE" "kill $HCHARBOR" "kill :01000005" "logon :01000005" "ping ${HPROBE#:03}" \
 		'call .probe "echo", 7' > "$W/harbor.out"

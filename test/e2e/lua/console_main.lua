@@ -3,6 +3,8 @@
 --   .probe    console_probe (info_func, alloc/free, suspended tasks)
 --   .limited  console_probe with a 1 MB memlimit
 --   .spin     console_probe that busy-loops when told to
+--   .caller   console_probe whose calls to .callee stay unanswered (callpark)
+--   .callee   console_probe that parks those calls until "release"
 --   .net      console_net listening on console_netport (if set)
 -- console_many = N also starts N idle services (the scale test).
 local skynet = require "skynet"
@@ -21,6 +23,8 @@ skynet.start(function()
 	skynet.name(".probe", skynet.newservice("console_probe", "probe"))
 	skynet.name(".limited", skynet.newservice("console_probe", "limited"))
 	skynet.name(".spin", skynet.newservice("console_probe", "spin"))
+	skynet.name(".caller", skynet.newservice("console_probe", "caller"))
+	skynet.name(".callee", skynet.newservice("console_probe", "callee"))
 	local netport = skynet.getenv "console_netport"
 	if netport then
 		skynet.name(".net", skynet.newservice("console_net", netport))

@@ -4,7 +4,8 @@
 -- lua commands: alloc kb (keeps kb KiB of strings alive), free, echo ...,
 -- burn ms (busy for ms milliseconds),
 -- park (the request stays suspended until "release"), release, spin
--- (busy loop until killed or interrupted by signal 0).
+-- (busy loop until killed or interrupted by signal 0), callpark n [ti]
+-- (n calls to .callee "park").
 local skynet = require "skynet"
 
 local mode = ...
@@ -69,6 +70,21 @@ function CMD.burn(ms)
 	local t = skynet.hpc()
 	while skynet.hpc() - t < ms * 1000000 do end
 	return ms
+end
+
+-- n calls (each in its own coroutine) to .callee "park", with deadline ti
+-- (cs) if given: they wait until .callee is told "release"
+function CMD.callpark(n, ti)
+	for _ = 1, n do
+		skynet.fork(function()
+			if ti then
+				pcall(skynet.call_timeout, ti, ".callee", "lua", "park")
+			else
+				skynet.call(".callee", "lua", "park")
+			end
+		end)
+	end
+	return n
 end
 
 function CMD.spin()
