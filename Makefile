@@ -135,6 +135,10 @@ build/unit/test_snlua_heap: test/unit/test_snlua_heap.c test/unit/unit.h $(wildc
 build/unit/test_metrics_http: test/unit/test_metrics_http.c test/unit/unit.h $(wildcard service-src/metrics_http.*) $(CORE_HDR) | build/unit
 	$(CC) $(ALL_CFLAGS) -Iservice-src -o $@ $< service-src/metrics_http.c $(LDSAN)
 
+# The metrics service's snapshot and writers, linked directly with the core.
+build/unit/test_metrics_collect: test/unit/test_metrics_collect.c test/unit/unit.h $(wildcard service-src/metrics_collect.* service-src/metrics_format.*) build/libcore.a build/lualib/lua-seri.o | build/unit
+	$(CC) $(ALL_CFLAGS) -Iservice-src -o $@ $< service-src/metrics_collect.c service-src/metrics_format.c build/lualib/lua-seri.o -Wl,-E -Wl,--whole-archive build/libcore.a -Wl,--no-whole-archive $(LUA_LINK) $(LIBS) $(LDSAN)
+
 unit: $(UNIT_BIN)
 
 deps:

@@ -20,9 +20,19 @@
  * map (the service's memory counts it), replaced by one twice the size
  * when full; the value table is the one in R_SESSION_CO / R_WATCHING.
  *
- * Uses lua-sched-state.c's registry helpers (lua-sched.h) only.
+ * SM_CO also counts the coroutines among its values (debug STAT's
+ * `task`) as they are set and cleared, and stores the count in the
+ * context when it changes, so that STAT and the metrics endpoint (another
+ * thread, no message) read it without a scan.  What that costs: the type
+ * of each value set; whether a slot holds a coroutine is kept in the free
+ * list's entry of that slot, unused while the slot is taken, so a value
+ * replaced or removed is not read back.
+ *
+ * Uses lua-sched-state.c's registry helpers (lua-sched.h) and the core's
+ * skynet_context_set_tasks only.
  */
 #include "lua-sched.h"
+#include "skynet_server.h" /* skynet_context_set_tasks */
 
 #include <stdint.h>
 #include <string.h>
@@ -32,7 +42,9 @@
 static const int value_ref[SM_COUNT] = {R_SESSION_CO, R_WATCHING};
 static const int mem_ref[SM_COUNT] = {R_SMAP_CO_MEM, R_SMAP_WATCHING_MEM};
 
-/* The userdata: key[cap], slot[cap], then next_free[vcap]. */
+/* The userdata: key[cap], slot[cap], then next_free[vcap].  A taken
+ * slot's next_free entry says instead whether its value is a coroutine
+ * (SM_CO only). */
 static int32_t *keys_of(struct smap *m) { return m->mem; }
 static int32_t *slots_of(struct smap *m) { return (int32_t *)m->mem + m->cap; }
 static int32_t *free_of(struct smap *m) { return (int32_t *)m->mem + 2 * m->cap; }
@@ -120,6 +132,14 @@ static void remove_at(struct smap *m, int i) {
 
 static int valid(lua_Integer session) { return session > 0 && session <= INT32_MAX; }
 
+/* SM_CO: a coroutine value came (+1) or went (-1). */
+static void count_threads(struct sched *s, struct smap *m, int delta) {
+	if (delta == 0 || m != &s->smap[SM_CO])
+		return;
+	m->threads += delta;
+	skynet_context_set_tasks(s->ctx, m->threads);
+}
+
 int sched_smap_get(lua_State *L, struct sched *s, int which, lua_Integer session) {
 	struct smap *m = &s->smap[which];
 	int i = valid(session) ? find(m, (int32_t)session) : -1;
@@ -140,18 +160,22 @@ void sched_smap_set(lua_State *L, struct sched *s, int which, lua_Integer sessio
 		lua_pop(L, 1);
 		if (i < 0)
 			return;
+		int was = which == SM_CO && free_of(m)[slots_of(m)[i]];
 		push_ref(L, s, value_ref[which]);
 		lua_pushnil(L);
 		lua_rawseti(L, -2, slots_of(m)[i] + 1);
 		lua_pop(L, 1);
 		remove_at(m, i);
+		count_threads(s, m, -was);
 		return;
 	}
 	if (!valid(session))
 		luaL_error(L, "skynet.sched: session %I out of range", (LUAI_UACINT)session);
 	int32_t slot;
+	int delta = 0;
 	if (i >= 0) {
 		slot = slots_of(m)[i];
+		delta = -(which == SM_CO && free_of(m)[slot]);
 	} else {
 		if (m->n == m->vcap)
 			grow(L, s, which);
@@ -160,10 +184,16 @@ void sched_smap_set(lua_State *L, struct sched *s, int which, lua_Integer sessio
 		place(m, (int32_t)session, slot);
 		m->n++;
 	}
+	if (which == SM_CO) {
+		int is = lua_type(L, -1) == LUA_TTHREAD;
+		free_of(m)[slot] = is;
+		delta += is;
+	}
 	push_ref(L, s, value_ref[which]);
 	lua_rotate(L, -2, 1);
 	lua_rawseti(L, -2, slot + 1);
 	lua_pop(L, 1);
+	count_threads(s, m, delta);
 }
 
 int sched_smap_next(lua_State *L, struct sched *s, int which, int pos, lua_Integer *session) {

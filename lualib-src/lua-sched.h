@@ -97,6 +97,7 @@ struct smap {
 	int vcap;      /* value slots */
 	int n;         /* sessions in the map */
 	int free_head; /* first free value slot, -1: none */
+	int threads;   /* values that are coroutines (SM_CO: debug STAT's `task`) */
 	void *mem;
 };
 
@@ -294,7 +295,10 @@ void sched_push_error_payload(lua_State *L, struct sched *s, int err);
 /* lua-sched-smap.c: get pushes the value (nil if none) and returns its
  * type; set pops the value (nil removes the session); next walks the map
  * from pos (0 first), pushing a value, and returns the pos to go on from
- * (0: done); push_table pushes a copy as a plain table. */
+ * (0: done); push_table pushes a copy as a plain table.  SM_CO counts the
+ * coroutines among its values and stores the count in the context
+ * (skynet_context_set_tasks), where STAT task and the metrics endpoint
+ * read it. */
 int sched_smap_get(lua_State *L, struct sched *s, int which, lua_Integer session);
 void sched_smap_set(lua_State *L, struct sched *s, int which, lua_Integer session);
 int sched_smap_next(lua_State *L, struct sched *s, int which, int pos, lua_Integer *session);

@@ -119,7 +119,8 @@ static void read_service(struct skynet_context *ctx, uint32_t handle, struct met
 	skynet_context_stat(ctx, &st, false);
 	m->handle = handle;
 	m->mailbox = st.mqlen;
-	m->messages = (uint32_t)st.message_count;
+	m->tasks = st.tasks;
+	m->messages = st.message_count;
 	m->cpu_us = st.profile ? st.cpu_cost_us : 0;
 	m->memory = skynet_context_memory(ctx);
 	m->name[0] = '\0';

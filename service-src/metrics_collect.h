@@ -29,7 +29,8 @@
 struct metrics_service {
 	uint32_t handle;
 	int mailbox;
-	uint32_t messages; /* wraps at 2^32, as a counter may (a reset) */
+	int tasks;         /* coroutines waiting on a session (debug STAT's task) */
+	uint64_t messages; /* handled so far (64 bits: never wraps in practice) */
 	uint64_t cpu_us;
 	uint64_t memory; /* Lua heap bytes (0 for C services) */
 	char name[SKYNET_CONTEXT_NAME_MAX + 1];

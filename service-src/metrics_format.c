@@ -128,8 +128,9 @@ static void per_service(struct mbuf *b, const struct metrics_snapshot *s, const 
 		service_labels(b, m);
 		switch (what) {
 		case 0: mbuf_printf(b, " %d\n", m->mailbox); break;
-		case 1: mbuf_printf(b, " %u\n", m->messages); break;
+		case 1: mbuf_printf(b, " %llu\n", (unsigned long long)m->messages); break;
 		case 2: mbuf_printf(b, " %.6f\n", (double)m->cpu_us / 1e6); break;
+		case 3: mbuf_printf(b, " %d\n", m->tasks); break;
 		default: mbuf_printf(b, " %llu\n", (unsigned long long)m->memory); break;
 		}
 	}
@@ -210,7 +211,9 @@ void metrics_format_text(struct mbuf *b, const struct metrics_snapshot *s) {
 	per_service(b, s, "skynet_service_cpu_seconds_total", "counter",
 	            "Time a service spent in its callbacks (top services only).", 2);
 	per_service(b, s, "skynet_service_lua_memory_bytes", "gauge", "Lua heap bytes of a service (top services only).",
-	            3);
+	            4);
+	per_service(b, s, "skynet_service_tasks", "gauge",
+	            "Coroutines of a service waiting for a reply, a timer or a wakeup (top services only).", 3);
 
 	struct published p = {b, NULL};
 	uint64_t refused = skynet_metrics_foreach(text_published, &p);
@@ -242,8 +245,8 @@ static void json_str(struct mbuf *b, const char *s) {
 static void json_service(struct mbuf *b, const struct metrics_service *m) {
 	mbuf_printf(b, "{\"address\":\":%08x\",\"name\":", m->handle);
 	json_str(b, m->name);
-	mbuf_printf(b, ",\"mailbox\":%d,\"messages\":%u,\"cpu\":%.6f,\"memory\":%llu}", m->mailbox, m->messages,
-	            (double)m->cpu_us / 1e6, (unsigned long long)m->memory);
+	mbuf_printf(b, ",\"mailbox\":%d,\"tasks\":%d,\"messages\":%llu,\"cpu\":%.6f,\"memory\":%llu}", m->mailbox,
+	            m->tasks, (unsigned long long)m->messages, (double)m->cpu_us / 1e6, (unsigned long long)m->memory);
 }
 
 static void json_top(struct mbuf *b, const char *key, const struct metrics_snapshot *s, int kind) {

@@ -228,8 +228,12 @@ static const char *cmd_stat(struct skynet_context *ctx, const char *param) {
 			us = now > st.cpu_start_us ? now - st.cpu_start_us : 0;
 		}
 		snprintf(r, RESULT_SIZE, "%d.%06d", (int)(us / 1000000), (int)(us % 1000000));
+	} else if (strcmp(param, "task") == 0) {
+		/* not in upstream: the count the service's Lua scheduler keeps
+		 * (skynet_context_set_tasks); debug STAT reads it here */
+		snprintf(r, RESULT_SIZE, "%d", st.tasks);
 	} else if (strcmp(param, "message") == 0) {
-		snprintf(r, RESULT_SIZE, "%d", st.message_count);
+		snprintf(r, RESULT_SIZE, "%llu", (unsigned long long)st.message_count);
 	} else {
 		r[0] = '\0';
 	}

@@ -29,11 +29,14 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Owned by the registry.  cb/cb_ud/session_id/message_count/cpu_* are written
- * only by the thread running the service (one at a time); message_count and
- * cpu_* are atomics (relaxed plain stores) because the metrics service
- * reads them from another thread; ref, endless and logfile are atomics
- * because other threads read or set them.  `name` is set at creation. */
+/* Owned by the registry.  cb/cb_ud/session_id/message_count/tasks/cpu_* are
+ * written only by the thread running the service (one at a time);
+ * message_count, tasks and cpu_* are atomics (relaxed plain stores) because
+ * the metrics service reads them from another thread; ref, endless and
+ * logfile are atomics because other threads read or set them.  `name` is
+ * set at creation.  message_count is 64 bits: a busy service passes 2^32
+ * messages in hours, and the metrics endpoint exports it as a counter
+ * that must not go back to 0. */
 struct skynet_context {
 	void *instance;
 	struct skynet_module *mod;
@@ -48,7 +51,8 @@ struct skynet_context {
 	int session_id;
 	atomic_int ref;
 	atomic_int pending; /* set by the service itself, read by the socket thread */
-	atomic_int message_count;
+	_Atomic uint64_t message_count;
+	atomic_int tasks; /* coroutines waiting on a session (its scheduler says) */
 	atomic_int exit_reason; /* SKYNET_EXIT_*: set once, by the thread that retires the handle */
 	char *name; /* "module args" as launched, for the metrics endpoint */
 	bool init;
@@ -312,10 +316,19 @@ void skynet_context_endless(uint32_t handle) {
 void skynet_context_stat(struct skynet_context *ctx, struct skynet_context_stat *st, bool clear_endless) {
 	st->mqlen = skynet_mq_length(ctx->queue);
 	st->message_count = atomic_load_explicit(&ctx->message_count, memory_order_relaxed);
+	st->tasks = atomic_load_explicit(&ctx->tasks, memory_order_relaxed);
 	st->cpu_cost_us = atomic_load_explicit(&ctx->cpu_cost, memory_order_relaxed);
 	st->cpu_start_us = atomic_load_explicit(&ctx->cpu_start, memory_order_relaxed);
 	st->profile = ctx->profile;
 	st->endless = clear_endless ? atomic_exchange(&ctx->endless, false) : atomic_load(&ctx->endless);
+}
+
+void skynet_context_set_tasks(struct skynet_context *ctx, int n) {
+	atomic_store_explicit(&ctx->tasks, n, memory_order_relaxed);
+}
+
+void skynet_context_set_message_count(struct skynet_context *ctx, uint64_t n) {
+	atomic_store_explicit(&ctx->message_count, n, memory_order_relaxed);
 }
 
 const char *skynet_context_name(struct skynet_context *ctx) { return ctx->name; }

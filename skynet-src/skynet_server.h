@@ -71,13 +71,21 @@ int skynet_context_exit_reason(struct skynet_context *ctx);
 /* Internal accessors used by skynet_command.c. */
 struct skynet_context_stat {
 	int mqlen;
-	int message_count;
+	int tasks; /* coroutines waiting on a session (Lua services; 0 for C ones) */
+	uint64_t message_count;
 	uint64_t cpu_cost_us;
 	uint64_t cpu_start_us;
 	bool endless;
 	bool profile;
 };
 void skynet_context_stat(struct skynet_context *ctx, struct skynet_context_stat *st, bool clear_endless);
+/* The service's own scheduler publishes how many of its coroutines wait on
+ * a session (debug STAT's `task`), so that the metrics endpoint reads it
+ * without a message.  Only the thread running the service calls it. */
+void skynet_context_set_tasks(struct skynet_context *ctx, int n);
+/* For unit tests: seeds the message counter (to cross 2^32 in a few
+ * messages).  Only while no worker runs the service. */
+void skynet_context_set_message_count(struct skynet_context *ctx, uint64_t n);
 char *skynet_context_result(struct skynet_context *ctx); /* 64-byte scratch */
 /* "module args" as launched, cut at SKYNET_CONTEXT_NAME_MAX bytes. */
 #define SKYNET_CONTEXT_NAME_MAX 63

@@ -26,25 +26,18 @@ function dbgcmd.GC()
 	skynet.ret() -- upstream never answers (it is meant to be sent); a caller gets an empty reply
 end
 
--- (counted here rather than with skynet.task(): STAT is what the console
--- asks every service, and it should not load skynet/introspect.lua)
-local function task_count()
-	local n = 0
-	for _, co in pairs(S.session_id_coroutine) do
-		if type(co) == "thread" then n = n + 1 end
-	end
-	return n
-end
-
--- Upstream's fields, and ours (named to sort after upstream's, so the
--- console's `stat` line keeps upstream's columns first): waiting = calls
--- of this service not answered yet, timeout = calls that gave up at their
--- deadline, timeout_late = replies that came after their call timed out
--- (dropped).
+-- task: the count the scheduler keeps in C (lua-sched-smap.c counts the
+-- coroutines of its session map), the same number the metrics endpoint
+-- shows; no scan of the session table, and skynet/introspect.lua is not
+-- loaded.  Upstream's fields, and ours (named to sort after upstream's, so
+-- the console's `stat` line keeps upstream's columns first): waiting =
+-- calls of this service not answered yet, timeout = calls that gave up at
+-- their deadline, timeout_late = replies that came after their call timed
+-- out (dropped).
 function dbgcmd.STAT()
 	local waiting, timeouts, late = S.call_stats()
 	skynet.ret(skynet.pack {
-		task = task_count(),
+		task = c.intcommand("STAT", "task") or 0,
 		mqlen = c.intcommand("STAT", "mqlen") or 0,
 		cpu = c.intcommand("STAT", "cpu") or 0,
 		message = c.intcommand("STAT", "message") or 0,

@@ -8,6 +8,10 @@
 #     second, queried through its HTTP API: series, types, a counter that
 #     grows while traffic flows;
 #   - /metrics.json, /service.json, errors;
+#   - the longest-mailbox ranking: a service held in a loop with 1,000
+#     messages behind it comes first, by name, in the JSON, in /metrics
+#     and on the page; a service's task count (4 sleeping coroutines) in
+#     /service.json and in the page's stat line;
 #   - the console page in headless chromium: the rendered DOM shows the
 #     node's real service names and numbers; a screenshot is kept
 #     (build/test-artifacts/metrics_console.png);
@@ -38,9 +42,19 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'; }
 # gt A B: A > B > 0 (decimals)
 gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && b != "" && a + 0 > b + 0 && b + 0 > 0) }'; }
 
+CHROME=$(command -v chromium || command -v chromium-browser)
+chrome() {
+	local dir=$1
+	shift
+	timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync --disable-dev-shm-usage \
+		--user-data-dir="$dir" "$@" 2>> "$W/chrome.log"
+}
+
 LOG=$W/node.log
 write_config "$W/config" metrics_main "metrics = \"127.0.0.1:$MPORT\"" "metrics_top = 5" \
-	"metrics_cluster_port = \"$CPORT\""
+	"metrics_cluster_port = \"$CPORT\"" "metrics_jam_fifo = \"$W/jam\"" "thread = 4"
+mkfifo "$W/jam1" "$W/jam2"
 ./skynet "$W/config" > "$LOG" 2>&1 &
 NODE=$!
 E2E_PIDS+=("$NODE")
@@ -51,6 +65,43 @@ fi
 has "metrics: the service logs where it serves" "$LOG" "metrics: serving http://127\.0\.0\.1:$MPORT/metrics \(top 5 services\)"
 has "metrics: skynet.metrics refuses a bad series name" "$LOG" "bad name refused: true"
 sleep 1.5 # a few cluster calls, a history sample
+
+# ------------------------------------------------------------ the jammed mailbox, tasks
+# Two `jam` services hold two of the 4 workers (blocked opening $W/jam1
+# and $W/jam2) with 1,000 and 300 messages queued behind them; nothing
+# else here queues more than a few.
+WAITER=$(sed -n 's/.*metrics_main: waiter \(:[0-9a-f]*\) jam .*/\1/p' "$LOG")
+JAM=$(sed -n 's/.*metrics_main: waiter :[0-9a-f]* jam \(:[0-9a-f]*\) .*/\1/p' "$LOG")
+JAM2=$(sed -n 's/.*metrics_main: waiter :[0-9a-f]* jam :[0-9a-f]* \(:[0-9a-f]*\).*/\1/p' "$LOG")
+cli get /metrics.json | sed 1d > "$W/jam.json"
+python3 - "$W/jam.json" > "$W/jam.out" 2>&1 << 'EOF'
+import json, sys
+top = json.load(open(sys.argv[1]))["top"]["mailbox"]
+print("first", top[0]["address"], top[0]["name"], top[0]["mailbox"])
+print("second", top[1]["address"], top[1]["mailbox"])
+print("third", top[2]["mailbox"] if len(top) > 2 else 0)
+EOF
+has "metrics: /metrics.json ranks the longest mailbox first, with its name and 1,000 messages" "$W/jam.out" \
+	"^first $JAM snlua metrics_worker jam $W/jam1 1000$"
+has "metrics: ... the one with 300 second" "$W/jam.out" "^second $JAM2 300$"
+has "metrics: ... and the next is far shorter" "$W/jam.out" "^third [0-9]{1,2}$"
+cli get /metrics | sed 1d > "$W/jam.prom"
+has "metrics: /metrics has the jammed service's mailbox" "$W/jam.prom" \
+	"^skynet_service_mailbox_messages\{address=\"$JAM\",name=\"snlua metrics_worker jam $W/jam1\"\} 1000$"
+cli get "/service.json?address=$WAITER" > "$W/waiter.txt"
+has "metrics: /service.json gives a service's task count (4 coroutines asleep)" "$W/waiter.txt" \
+	"\"address\":\"$WAITER\",\"name\":\"snlua metrics_worker waiter\",\"mailbox\":0,\"tasks\":4,"
+if [ -n "$CHROME" ]; then
+	chrome "$W/chrome0" --virtual-time-budget=4000 --dump-dom "http://127.0.0.1:$MPORT/#$WAITER" > "$W/dom0.html"
+	has "chromium: the longest-mailbox table starts with the jammed service" "$W/dom0.html" \
+		"<table id=\"top-mailbox\">.*<tbody><tr data-address=\"$JAM\"><td class=\"name\">snlua metrics_worker jam $W/jam1</td><td>$JAM</td><td class=\"num\">1,000</td><td class=\"num\">[0-9]+</td><td class=\"num\">[0-9,]+</td></tr><tr data-address=\"$JAM2\"><td class=\"name\">snlua metrics_worker jam $W/jam2</td><td>$JAM2</td><td class=\"num\">300</td>"
+	has "chromium: the page shows the selected service's stat and mem (#$WAITER: task 4)" "$W/dom0.html" \
+		"stat     cpu:[0-9.]+  message:[0-9]+  mqlen:0  task:4"
+	has "chromium: ... and its mem line" "$W/dom0.html" "^mem      [0-9.]+ Kb</pre>"
+else
+	echo "SKIP chromium: not installed (Debian package chromium); the mailbox ranking was not checked on the page"
+fi
+for f in "$W/jam1" "$W/jam2"; do timeout 10 sh -c "echo go > $f"; done
 
 # ------------------------------------------------------------ /metrics
 cli get /metrics > "$W/m1.txt"
@@ -109,7 +160,7 @@ has "metrics: /metrics.json carries the cluster peer's state" "$W/j.out" "node=.
 HOG=$(value hog_address "$W/j.out")
 cli get "/service.json?address=$HOG" > "$W/s.txt"
 has "metrics: /service.json gives one service's stat and mem" "$W/s.txt" \
-	"\"address\":\"$HOG\",\"name\":\"snlua metrics_worker hog\",\"mailbox\":[0-9]+,\"messages\":[0-9]+,\"cpu\":[0-9.]+,\"memory\":[0-9]{7,}"
+	"\"address\":\"$HOG\",\"name\":\"snlua metrics_worker hog\",\"mailbox\":[0-9]+,\"tasks\":0,\"messages\":[0-9]+,\"cpu\":[0-9.]+,\"memory\":[0-9]{7,}"
 expect "metrics: /service.json of a gone service is 404" test "$(cli get '/service.json?address=:00ffffff' | head -1)" = 404
 expect "metrics: an unknown path is 404" test "$(cli get /nope | head -1)" = 404
 printf 'POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n' > "$W/post.req"
@@ -185,15 +236,7 @@ else
 fi
 
 # ------------------------------------------------------------ the console in chromium
-CHROME=$(command -v chromium || command -v chromium-browser)
 if [ -n "$CHROME" ]; then
-	chrome() {
-		local dir=$1
-		shift
-		timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-			--disable-background-networking --disable-component-update --disable-sync --disable-dev-shm-usage \
-			--user-data-dir="$dir" "$@" 2>> "$W/chrome.log"
-	}
 	cli get /metrics.json | sed 1d > "$W/j2.json"
 	svc=$(python3 -c "import json; print(json.load(open('$W/j2.json'))['node']['services'])")
 	chrome "$W/chrome1" --virtual-time-budget=4000 --dump-dom "http://127.0.0.1:$MPORT/" > "$W/dom.html"

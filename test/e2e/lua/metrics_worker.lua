@@ -3,9 +3,13 @@
 --   busy      sends itself a message without pause, some work on each
 --   hog       keeps ~4 MB of Lua strings
 --   echo      answers "ping" with "pong" (the cluster target)
+--   waiter    four coroutines asleep for good (its `task` count is 4)
+--   jam <fifo> on "jam": holds its worker, blocked in open() of the named
+--             pipe <fifo> until the test writes to it (no CPU spent), so
+--             what is sent to it meanwhile waits in its mailbox
 local skynet = require "skynet"
 
-local role = ...
+local role, arg = ...
 local keep
 
 skynet.start(function()
@@ -22,6 +26,18 @@ skynet.start(function()
 	elseif role == "hog" then
 		keep = {}
 		for i = 1, 4096 do keep[i] = string.rep(string.char(65 + i % 26), 1000) .. i end
+	elseif role == "waiter" then
+		for _ = 1, 4 do skynet.fork(function() skynet.sleep(100000000) end) end
+	elseif role == "jam" then
+		local fifo = arg
+		skynet.dispatch("lua", function(_, _, cmd)
+			if cmd ~= "jam" then return end
+			local f = io.open(fifo, "r")
+			if f then
+				f:read "a"
+				f:close()
+			end
+		end)
 	elseif role == "echo" then
 		skynet.dispatch("lua", function(_, _, cmd)
 			skynet.ret(skynet.pack(cmd == "ping" and "pong" or "?"))
