@@ -36,9 +36,10 @@ static void insert(struct harbor_call *slot, size_t cap, const struct harbor_cal
 	slot[i] = *call;
 }
 
-void harbor_calls_add(struct harbor_calls *c, uint32_t source, uint32_t session, uint32_t dest) {
+uint32_t harbor_calls_add(struct harbor_calls *c, uint32_t source, uint32_t session, uint32_t dest,
+                          uint64_t sent_ns) {
 	if (source == 0)
-		return; /* 0 marks free slots; the framework never waits for replies */
+		return 0; /* 0 marks free slots; the framework never waits for replies */
 	if ((c->n + 1) * 2 > c->cap) {
 		size_t cap = c->cap * 2;
 		struct harbor_call *slot = skynet_calloc(cap, sizeof(*slot));
@@ -53,13 +54,15 @@ void harbor_calls_add(struct harbor_calls *c, uint32_t source, uint32_t session,
 	size_t i = call_hash(source, session) & (c->cap - 1);
 	for (;; i = (i + 1) & (c->cap - 1)) {
 		if (c->slot[i].source == 0) {
-			c->slot[i] = (struct harbor_call){source, session, dest};
+			c->slot[i] = (struct harbor_call){source, session, dest, sent_ns};
 			c->n++;
-			return;
+			return 0;
 		}
 		if (c->slot[i].source == source && c->slot[i].session == session) {
+			uint32_t old = c->slot[i].dest;
 			c->slot[i].dest = dest;
-			return;
+			c->slot[i].sent_ns = sent_ns;
+			return old;
 		}
 	}
 }
@@ -83,12 +86,14 @@ static void delete_at(struct harbor_calls *c, size_t i) {
 	c->n--;
 }
 
-int harbor_calls_remove(struct harbor_calls *c, uint32_t source, uint32_t session) {
+int harbor_calls_remove(struct harbor_calls *c, uint32_t source, uint32_t session, struct harbor_call *out) {
 	if (c->n == 0 || source == 0)
 		return 0;
 	size_t mask = c->cap - 1;
 	for (size_t i = call_hash(source, session) & mask; c->slot[i].source; i = (i + 1) & mask) {
 		if (c->slot[i].source == source && c->slot[i].session == session) {
+			if (out)
+				*out = c->slot[i];
 			delete_at(c, i);
 			return 1;
 		}
@@ -113,7 +118,7 @@ void harbor_calls_drop_harbor(struct harbor_calls *c, int id, void (*fn)(void *u
 		if (c->slot[i].source && (int)(c->slot[i].dest >> 24) == id)
 			hit[n++] = c->slot[i];
 	for (size_t k = 0; k < n; k++) {
-		harbor_calls_remove(c, hit[k].source, hit[k].session);
+		harbor_calls_remove(c, hit[k].source, hit[k].session, NULL);
 		fn(ud, &hit[k]);
 	}
 	skynet_free(hit);

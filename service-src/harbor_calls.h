@@ -5,7 +5,10 @@
  * forever).
  *
  * Keyed by (local caller, session); a request is added when it leaves and
- * removed when its PTYPE_RESPONSE or PTYPE_ERROR comes back.  Open
+ * removed when its PTYPE_RESPONSE or PTYPE_ERROR comes back.  Each entry
+ * keeps when it left, so the harbor service can time the round trip
+ * (skynet_harbor_call_duration_seconds) from the exchange that already
+ * happens, without a frame of its own on the wire.  Open
  * addressing with linear probing and backward-shift deletion: O(1) both
  * ways, no tombstones.  Owned by the harbor service (one thread at a time).
  */
@@ -19,6 +22,7 @@ struct harbor_call {
 	uint32_t source;  /* the local caller; 0 marks a free slot */
 	uint32_t session;
 	uint32_t dest;    /* the remote callee (its top byte is the harbor id) */
+	uint64_t sent_ns; /* skynet_hpc() when the request left */
 };
 
 struct harbor_calls {
@@ -29,9 +33,13 @@ struct harbor_calls {
 
 void harbor_calls_init(struct harbor_calls *c);
 void harbor_calls_release(struct harbor_calls *c);
-void harbor_calls_add(struct harbor_calls *c, uint32_t source, uint32_t session, uint32_t dest);
-/* Forgets the request; returns 0 if it was not there. */
-int harbor_calls_remove(struct harbor_calls *c, uint32_t source, uint32_t session);
+/* Remembers a request; returns the callee of the request it replaces (the
+ * same caller and session still waiting: a session reused), or 0. */
+uint32_t harbor_calls_add(struct harbor_calls *c, uint32_t source, uint32_t session, uint32_t dest,
+                          uint64_t sent_ns);
+/* Forgets the request and copies it to *out (if not NULL); returns 0 if it
+ * was not there. */
+int harbor_calls_remove(struct harbor_calls *c, uint32_t source, uint32_t session, struct harbor_call *out);
 /* Removes every request to harbor `id` and calls fn for each.  O(capacity),
  * only run when a harbor goes down. */
 void harbor_calls_drop_harbor(struct harbor_calls *c, int id, void (*fn)(void *ud, const struct harbor_call *call),

@@ -28,6 +28,13 @@
  * Reports to `.cslave` (PTYPE_TEXT): "Q <name>" (a name to look up),
  * "U <id>" (connection to id up), "D <id>" (connection to id lost).
  *
+ * Each link is published on the metrics endpoint (skynet_metrics.h): up
+ * or down, bytes and messages each way, requests waiting for an answer,
+ * and the round trip of answered requests, timed from the request/answer
+ * exchange harbor_calls.c already tracks.  The counters are plain fields
+ * of the link, published (a few relaxed stores) once per socket read and
+ * once per write batch, not per message.
+ *
  * All state is owned by the service's callback (one thread at a time).
  */
 #include "harbor_calls.h"
@@ -63,6 +70,28 @@ enum link_state {
 
 static const char *const LINK_STATE_NAME[] = {"unknown", "connecting", "handshaking", "up", "down"};
 
+/* A link's series on the metrics endpoint, all labelled harbor="<id>". */
+enum { LS_UP, LS_BYTES_IN, LS_BYTES_OUT, LS_MSGS_IN, LS_MSGS_OUT, LS_WAITING, LS_CALLS, LS_COUNT };
+static const struct {
+	const char *name;
+	enum metrics_type type;
+	const char *help;
+} LINK_SERIES[LS_COUNT] = {
+	[LS_UP] = {"skynet_harbor_link_up", METRICS_GAUGE, "1 while the link to another harbor is up."},
+	[LS_BYTES_IN] = {"skynet_harbor_received_bytes_total", METRICS_COUNTER,
+	                 "Bytes read from the link to another harbor (frames and handshake)."},
+	[LS_BYTES_OUT] = {"skynet_harbor_sent_bytes_total", METRICS_COUNTER,
+	                  "Bytes written to the link to another harbor (frames and handshake)."},
+	[LS_MSGS_IN] = {"skynet_harbor_received_messages_total", METRICS_COUNTER,
+	                "Messages received from another harbor."},
+	[LS_MSGS_OUT] = {"skynet_harbor_sent_messages_total", METRICS_COUNTER, "Messages sent to another harbor."},
+	[LS_WAITING] = {"skynet_harbor_calls_waiting", METRICS_GAUGE,
+	                "Requests sent to another harbor whose answer has not come back."},
+	[LS_CALLS] = {"skynet_harbor_call_duration_seconds", METRICS_SUMMARY,
+	              "Round trip of requests to another harbor, from leaving this node to the answer or error "
+	              "coming back (the callee's own time included)."},
+};
+
 /* The connection to one other harbor. */
 struct link {
 	enum link_state state;
@@ -73,6 +102,14 @@ struct link {
 	bool dirty; /* on the dirty list: has output to flush */
 	uint64_t dropped;
 	char addr[100]; /* host:port, for log lines */
+	/* Totals since the process began (a reconnect goes on counting: they
+	 * are exported as counters). */
+	uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
+	uint64_t msgs_queued;    /* in `out`, not yet counted in msgs_out */
+	uint64_t calls, call_ns; /* answered requests, their round trips summed */
+	int waiting;             /* requests to this harbor not answered yet */
+	bool published;          /* series[] are made */
+	int series[LS_COUNT];
 };
 
 /* An accepted connection whose peer has not sent its id byte yet. */
@@ -135,6 +172,27 @@ static void fail_caller(struct harbor *h, uint32_t dest, uint32_t source, int se
 		skynet_send(h->ctx, dest, source, PTYPE_ERROR, session, (void *)why, strlen(why));
 }
 
+/* --------------------------------------------------------------- metrics */
+
+/* Stores the link's figures in its series (made on first use: a registry
+ * lookup under a lock, once per link). */
+static void link_publish(struct link *l, int id) {
+	if (!l->published) {
+		char labels[32];
+		snprintf(labels, sizeof(labels), "harbor=\"%d\"", id);
+		for (int k = 0; k < LS_COUNT; k++)
+			l->series[k] = skynet_metrics_series(LINK_SERIES[k].name, LINK_SERIES[k].type, LINK_SERIES[k].help, labels);
+		l->published = true;
+	}
+	skynet_metrics_set(l->series[LS_UP], l->state == LINK_UP ? 1 : 0);
+	skynet_metrics_set(l->series[LS_BYTES_IN], (double)l->bytes_in);
+	skynet_metrics_set(l->series[LS_BYTES_OUT], (double)l->bytes_out);
+	skynet_metrics_set(l->series[LS_MSGS_IN], (double)l->msgs_in);
+	skynet_metrics_set(l->series[LS_MSGS_OUT], (double)l->msgs_out);
+	skynet_metrics_set(l->series[LS_WAITING], l->waiting);
+	skynet_metrics_set_summary(l->series[LS_CALLS], (double)l->call_ns / 1e9, l->calls);
+}
+
 /* ---------------------------------------------------------------- output */
 
 static void out_append(struct link *l, size_t need, uint8_t **at) {
@@ -155,6 +213,10 @@ static void out_append(struct link *l, size_t need, uint8_t **at) {
 static void link_flush(struct harbor *h, struct link *l) {
 	if (l->nout == 0 || l->state != LINK_UP)
 		return;
+	l->bytes_out += l->nout;
+	l->msgs_out += l->msgs_queued;
+	l->msgs_queued = 0;
+	link_publish(l, (int)(l - h->link));
 	struct socket_sendbuffer buf;
 	buf.id = l->sock;
 	buf.buffer = l->out;
@@ -204,6 +266,7 @@ static void link_queue(struct harbor *h, int id, const void *payload, size_t sz,
 	uint8_t *at;
 	out_append(l, sz + HARBOR_FRAME_OVERHEAD, &at);
 	harbor_frame_encode(at, payload, sz, source, type, dest, session);
+	l->msgs_queued++;
 	if (l->state == LINK_UP) {
 		if (l->nout >= HARBOR_FLUSH_BYTES)
 			link_flush(h, l);
@@ -224,16 +287,6 @@ static void fail_call(void *ud, const struct harbor_call *call) {
 	fail_caller(d->h, call->dest, call->source, (int)call->session, d->why);
 }
 
-/* skynet_harbor_link_up{harbor="<id>"} on the metrics endpoint: 1 while
- * the link is up.  (The registry returns the same series every time.) */
-static void publish_link(int id, bool up) {
-	char labels[32];
-	snprintf(labels, sizeof(labels), "harbor=\"%d\"", id);
-	int series = skynet_metrics_series("skynet_harbor_link_up", METRICS_GAUGE,
-	                                   "1 while the link to another harbor is up.", labels);
-	skynet_metrics_set(series, up ? 1 : 0);
-}
-
 /* Harbor id is gone: close its socket, discard what was queued for it, fail
  * every caller still waiting on it, and tell .cslave. */
 static void link_down(struct harbor *h, int id, const char *reason) {
@@ -248,27 +301,30 @@ static void link_down(struct harbor *h, int id, const char *reason) {
 	l->dropped = 0;
 	harbor_reader_release(&l->rd);
 	l->nout = 0;
+	l->msgs_queued = 0;
 	char why[160];
 	snprintf(why, sizeof(why), "harbor %d is down: %s", id, reason);
 	struct down_ctx d = {h, why};
 	harbor_calls_drop_harbor(&h->calls, id, fail_call, &d);
+	l->waiting = 0;
 	report(h, "D %d", id);
-	publish_link(id, false);
+	link_publish(l, id);
 }
 
 static void link_up(struct harbor *h, int id) {
 	struct link *l = &h->link[id];
 	l->state = LINK_UP;
-	publish_link(id, true);
+	link_publish(l, id);
 	link_flush(h, l); /* what was queued before the handshake */
 	report(h, "U %d", id);
 }
 
 /* The handshake: each side sends one byte, its own harbor id. */
-static void send_id_byte(struct harbor *h, int sock) {
+static void send_id_byte(struct harbor *h, struct link *l) {
 	uint8_t me = (uint8_t)h->id;
-	struct socket_sendbuffer buf = {.id = sock, .type = SOCKET_BUFFER_RAWPOINTER, .buffer = &me, .sz = 1};
+	struct socket_sendbuffer buf = {.id = l->sock, .type = SOCKET_BUFFER_RAWPOINTER, .buffer = &me, .sz = 1};
 	skynet_socket_sendbuffer(h->ctx, &buf);
+	l->bytes_out++;
 }
 
 static int link_by_socket(struct harbor *h, int sock) {
@@ -311,8 +367,13 @@ static void send_remote(struct harbor *h, const struct remote_message *rmsg, uin
 		fail_caller(h, dest, source, session, why);
 		return;
 	}
-	if (session != 0 && rmsg->type != PTYPE_RESPONSE && rmsg->type != PTYPE_ERROR)
-		harbor_calls_add(&h->calls, source, (uint32_t)session, dest);
+	if (session != 0 && rmsg->type != PTYPE_RESPONSE && rmsg->type != PTYPE_ERROR) {
+		uint32_t replaced = harbor_calls_add(&h->calls, source, (uint32_t)session, dest, skynet_hpc());
+		if (source != 0)
+			l->waiting++;
+		if (replaced)
+			h->link[replaced >> HANDLE_REMOTE_SHIFT].waiting--;
+	}
 	link_queue(h, id, rmsg->message, rmsg->sz, source, rmsg->type, dest, (uint32_t)session);
 	skynet_free((void *)rmsg->message);
 }
@@ -418,8 +479,15 @@ static void on_frame(void *ud, struct harbor_frame *f) {
 		skynet_free(f->payload);
 		return;
 	}
-	if ((f->type == PTYPE_RESPONSE || f->type == PTYPE_ERROR) && session != 0)
-		harbor_calls_remove(&h->calls, dest, f->session);
+	h->link[fc->id].msgs_in++;
+	struct harbor_call call;
+	if ((f->type == PTYPE_RESPONSE || f->type == PTYPE_ERROR) && session != 0 &&
+	    harbor_calls_remove(&h->calls, dest, f->session, &call)) {
+		struct link *cl = &h->link[call.dest >> HANDLE_REMOTE_SHIFT];
+		cl->waiting--;
+		cl->calls++;
+		cl->call_ns += skynet_hpc() - call.sent_ns;
+	}
 	if (skynet_send(h->ctx, f->source, dest, f->type | PTYPE_TAG_DONTCOPY, session, f->payload, f->sz) >= 0)
 		return;
 	skynet_error(h->ctx, "Unknown destination :%08x from :%08x (harbor %d, type %d)", dest, f->source, fc->id,
@@ -432,7 +500,9 @@ static void on_frame(void *ud, struct harbor_frame *f) {
 static void link_read(struct harbor *h, int id, const uint8_t *data, size_t n) {
 	struct link *l = &h->link[id];
 	struct frame_ctx fc = {h, id};
+	l->bytes_in += n;
 	int err = harbor_reader_push(&l->rd, data, n, on_frame, &fc);
+	link_publish(l, id);
 	if (err == HARBOR_READ_TOO_LONG) {
 		skynet_error(h->ctx, "Message is too long from harbor %d (length prefix 0x%08x)", id,
 		             harbor_reader_badlength(&l->rd));
@@ -451,6 +521,7 @@ static void shaking_read(struct harbor *h, int id, const uint8_t *data, size_t n
 		link_down(h, id, "invalid handshake");
 		return;
 	}
+	h->link[id].bytes_in++;
 	link_up(h, id);
 	if (n > 1)
 		link_read(h, id, data + 1, n - 1);
@@ -489,7 +560,8 @@ static void accepted_read(struct harbor *h, struct accepting **pa, const uint8_t
 	l->sock = sock;
 	l->dropped = 0;
 	snprintf(l->addr, sizeof(l->addr), "from %s", peer);
-	send_id_byte(h, sock);
+	send_id_byte(h, l);
+	l->bytes_in++; /* the peer's id byte */
 	link_up(h, id);
 	if (n > 1)
 		link_read(h, id, data + 1, n - 1);
@@ -519,7 +591,7 @@ static void on_socket(struct harbor *h, const struct skynet_socket_message *m, s
 		if (id && h->link[id].state == LINK_CONNECTING) {
 			struct link *l = &h->link[id];
 			l->state = LINK_SHAKING;
-			send_id_byte(h, l->sock);
+			send_id_byte(h, l);
 		}
 		break;
 	}
@@ -586,6 +658,7 @@ static void cmd_connect(struct harbor *h, const char *args, size_t len) {
 	}
 	l->dropped = 0;
 	l->nout = 0;
+	l->msgs_queued = 0;
 	int sock = skynet_socket_connect(h->ctx, host, port);
 	if (sock < 0) {
 		l->state = LINK_CONNECTING; /* so that link_down reports it */

@@ -187,6 +187,14 @@ void skynet_metrics_observe(int id, double v) {
 	atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
 }
 
+void skynet_metrics_set_summary(int id, double sum, uint64_t count) {
+	struct series *s = series_at(id);
+	if (s == NULL || s->type != METRICS_SUMMARY || !isfinite(sum))
+		return;
+	atomic_store_explicit(&s->count, count, memory_order_relaxed);
+	atomic_store_explicit(&s->value, bits_of(sum), memory_order_relaxed);
+}
+
 uint64_t skynet_metrics_foreach(void (*fn)(const struct metrics_series_view *s, void *ud), void *ud) {
 	int used = atomic_load_explicit(&R.used, memory_order_acquire);
 	for (int h = 0; h < used; h++) {

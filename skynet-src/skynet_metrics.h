@@ -101,6 +101,10 @@ void skynet_metrics_set(int id, double v);
 void skynet_metrics_add(int id, double v);
 /* Summary: one observation (count += 1, sum += v). */
 void skynet_metrics_observe(int id, double v);
+/* Summary: both totals at once, for an owner that keeps them itself and
+ * publishes now and then (the two stores are not one atomic step: a
+ * reader may see the new sum with the old count for an instant). */
+void skynet_metrics_set_summary(int id, double sum, uint64_t count);
 
 /* A read-only view of one published series. */
 struct metrics_series_view {

@@ -96,15 +96,18 @@ int main(void) {
 	skynet_metrics_observe(lat, 0.25);
 	skynet_metrics_observe(lat, 0.5);
 	skynet_metrics_observe(c, 1); /* not a summary: ignored */
+	int lat2 = skynet_metrics_series("latency_seconds", METRICS_SUMMARY, NULL, "peer=\"x\"");
+	skynet_metrics_set_summary(lat2, 1.5, 7);
+	skynet_metrics_set_summary(c, 9, 9); /* not a summary: ignored */
 	skynet_metrics_set(-1, 3);    /* bad ids are ignored */
 	skynet_metrics_set(1 << 20, 3);
 	struct view_log log = {{0}};
 	skynet_metrics_foreach(log_view, &log);
 	CHECK(strcmp(log.text, "peer_state{node=\"a\"}=1/0;peer_state{node=\"b\"}=0/0;calls_total{}=2.5/0;"
-	                       "latency_seconds{}=0.75/2;") == 0,
-	      "metrics: series come out grouped by family with their values");
+	                       "latency_seconds{}=0.75/2;latency_seconds{peer=\"x\"}=1.5/7;") == 0,
+	      "metrics: series come out grouped by family with their values (a summary set whole)");
 	if (strcmp(log.text, "peer_state{node=\"a\"}=1/0;peer_state{node=\"b\"}=0/0;calls_total{}=2.5/0;"
-	                     "latency_seconds{}=0.75/2;") != 0)
+	                     "latency_seconds{}=0.75/2;latency_seconds{peer=\"x\"}=1.5/7;") != 0)
 		printf("# got %s\n", log.text);
 
 	int made = 0, last = 0;
@@ -114,7 +117,7 @@ int main(void) {
 		last = skynet_metrics_series("many", METRICS_GAUGE, NULL, labels);
 		made += last >= 0;
 	}
-	CHECK(last == -1 && made == METRICS_SERIES_MAX - 4, "metrics: the table stops at METRICS_SERIES_MAX");
+	CHECK(last == -1 && made == METRICS_SERIES_MAX - 5, "metrics: the table stops at METRICS_SERIES_MAX");
 	CHECK(skynet_metrics_foreach(log_view, &(struct view_log){{0}}) >= 10, "metrics: refused series are counted");
 	CHECK(skynet_metrics_series("peer_state", METRICS_GAUGE, NULL, "node=\"a\"") == a,
 	      "metrics: existing series are still found when the table is full");
