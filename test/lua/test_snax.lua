@@ -119,6 +119,11 @@ local function basics()
 		math.type(p.ping.time) == "float" and p.hello.count == 3)
 	T.eq("profile: an accept and a response of one name share the entry", p.twice and p.twice.count, 2)
 	T.eq("profile counts failed calls too", p.error and p.error.count, 1)
+	obj.post.sleep(30)
+	T.waitfor(function() local q = snax.profile_info(obj).sleep return q and q.count == 1 end)
+	local slept = snax.profile_info(obj).sleep
+	T.ok("profile time leaves out the time a method is suspended (sleep 300 ms)",
+		slept and slept.time < 0.15, slept and tostring(slept.time) or "no entry")
 	local info = skynet.call(obj.handle, "debug", "INFO")
 	T.eq("debug INFO returns the profile table", info and info.ping and info.ping.count, 4)
 	-- system method errors
