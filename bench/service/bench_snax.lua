@@ -4,7 +4,9 @@
 -- skynet.call(callee, "lua", "echo", i) to bench_callee, from one
 -- coroutine, alternating the two in short rounds so both see the same
 -- machine.  Metrics: snax_req_calls_per_s, snax_plain_call_calls_per_s,
--- snax_overhead_pct (how much slower a snax req is).
+-- snax_overhead_pct (how much slower a snax req is), and the process CPU
+-- per round trip of each (snax_req_cpu_ns_per_call,
+-- snax_plain_call_cpu_ns_per_call).
 local skynet = require "skynet"
 local snax = require "skynet.snax"
 local benchlib = require "benchlib"
@@ -31,8 +33,8 @@ local function run(f)
 	local b = benchlib.snapshot(function() return done end)
 	running = false
 	skynet.wait(main)
-	local _, _, ops, secs = benchlib.window(a, b)
-	return ops, secs
+	local _, cpu_per_op, ops, secs = benchlib.window(a, b)
+	return ops, secs, cpu_per_op * ops
 end
 
 skynet.start(function()
@@ -40,18 +42,23 @@ skynet.start(function()
 	local callee = skynet.newservice "bench_callee"
 	local obj = snax.newservice "bench_snaxsvc"
 	local req = obj.req.echo
-	local plain = { ops = 0, secs = 0 }
-	local sx = { ops = 0, secs = 0 }
+	local plain = { ops = 0, secs = 0, cpu = 0 }
+	local sx = { ops = 0, secs = 0, cpu = 0 }
+	local function add(acc, o, s, c)
+		acc.ops, acc.secs, acc.cpu = acc.ops + o, acc.secs + s, acc.cpu + c
+	end
 	for _ = 1, ROUNDS do
-		local o, s = run(function(i) return skynet.call(callee, "lua", "echo", i) end)
-		plain.ops, plain.secs = plain.ops + o, plain.secs + s
-		o, s = run(function(i) return req("echo", i) end)
-		sx.ops, sx.secs = sx.ops + o, sx.secs + s
+		add(plain, run(function(i) return skynet.call(callee, "lua", "echo", i) end))
+		add(sx, run(function(i) return req("echo", i) end))
 	end
 	local rp, rs = plain.ops / plain.secs, sx.ops / sx.secs
 	benchlib.metric("snax_plain_call_calls_per_s", rp, "call/s")
 	benchlib.metric("snax_req_calls_per_s", rs, "call/s")
 	benchlib.metric("snax_overhead_pct", (rp / rs - 1) * 100, "%")
+	-- CPU per round trip suffers less than the rates from other processes
+	-- competing for the cores
+	benchlib.metric("snax_plain_call_cpu_ns_per_call", plain.cpu / plain.ops, "ns")
+	benchlib.metric("snax_req_cpu_ns_per_call", sx.cpu / sx.ops, "ns")
 	skynet.call(callee, "lua", "quit")
 	snax.kill(obj)
 	benchlib.finish()
