@@ -65,11 +65,15 @@ expect "kv: the node is harbor 1 and runs its own master" \
 timeout -k 5 200 python3 test/e2e/kv_driver.py "$out" "$PG" "$PC" "$W"
 expect "kv: node alive after all clients" kill -0 "$pid"
 expect "kv: no Lua error or traceback in the log" bash -c "! grep -qE 'traceback|lua call|error :' '$out'"
-# every agent is gone once its client is (the example leaks no service)
-sleep 0.5
-launched=$(grep -c 'LAUNCH snlua agent' "$out")
-exited=$(grep -E '^\[:([0-9a-f]+)\] KILL self' "$out" | awk '{print $1}' | sort -u > "$W/killed"; \
-	grep 'LAUNCH snlua agent' "$out" | awk '{print $1}' | grep -cxFf "$W/killed")
+# every agent is gone once its client is (the example leaks no service);
+# they exit after their client's close reaches them, so wait up to 10 s
+agents_exited() {
+	launched=$(grep -c 'LAUNCH snlua agent' "$out")
+	grep -E '^\[:([0-9a-f]+)\] KILL self' "$out" | awk '{print $1}' | sort -u > "$W/killed"
+	exited=$(grep 'LAUNCH snlua agent' "$out" | awk '{print $1}' | grep -cxFf "$W/killed")
+	[ "$exited" -eq "$launched" ]
+}
+for _ in $(seq 100); do agents_exited && break; sleep 0.1; done
 expect "kv: every agent exits with its client ($exited of $launched)" test "$exited" -eq "$launched"
 
 # the console launches what is typed on the node's stdin, and exits at its end
