@@ -20,10 +20,17 @@
  * Why proxies: Debian's Lua cannot reference another state's tables (the
  * patched Lua of upstream can), so every reader sees the one C copy through
  * small proxy tables made on demand: { [&PROXY_NODE] = stree_table } with a
- * metatable per (reader, version) that holds the version's box and a weak
- * cache node -> proxy, so one node is one proxy (identity, cycles) for as
- * long as anyone holds it.  A reader pays for the proxies it keeps, not for
- * the size of the data.
+ * metatable per (reader, version) whose metamethods are C closures over the
+ * version's box and a weak cache node -> proxy, so one node is one proxy
+ * (identity, cycles) for as long as anyone holds it.  A reader pays for the
+ * proxies it keeps, not for the size of the data.
+ *
+ * Speed: every read is a metamethod call into C, and the first read of a
+ * table since the last collection makes its proxy (a table, a metatable
+ * link and a cache entry); that creation is most of the cost of a read
+ * (README, "Shared data", has the figures and the alternatives measured).
+ * Hence the closures (no registry or metatable lookups per access) and
+ * the remembered proxy addresses of struct box.
  */
 #include "sharetree.h"
 
@@ -31,17 +38,32 @@
 #include <lua.h>
 #include <lualib.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define BOX_META "skynet.sharetable.box"
 #define DEAD_META "skynet.sharetable.dead"
 
 /* Light userdata keys: their addresses are unique, so no user key collides. */
-static const char PROXY_NODE = 0; /* in a proxy: the stree_table, or false once removed */
-static const char MT_BOX = 0;     /* in a version metatable: its box */
-static const char MT_CACHE = 0;   /* in a version metatable: node/function dump -> Lua value */
+static const char PROXY_NODE = 0; /* in a proxy: its stree_table */
+static const char MT_CACHE = 0;   /* in a version metatable: its cache (UV_CACHE) */
 
+/* Proxy addresses remembered per version (a power of two): in a scan most
+ * accesses hit the proxy just made or the one just used, and a hit saves
+ * a hash lookup of the proxy's node (~140 instructions of ~2,900 for a
+ * `cfg[i].price` that makes the entry's proxy). */
+#define BOX_SEEN 16
+
+/* One per (reader, version); owned by its Lua state.  seen[] maps a proxy's
+ * address to its node.  An entry is written whenever a proxy of this
+ * version is made and cleared when proxies move into it (remap), so a
+ * matching address is always a live proxy of this version, never a dead
+ * one's reused memory. */
 struct box {
 	struct stree_doc *doc;
+	struct {
+		const void *proxy;
+		const struct stree_table *node;
+	} seen[BOX_SEEN];
 };
 
 static struct stree_doc *checkdoc(lua_State *L, int idx) {
@@ -168,9 +190,25 @@ static int box_gc(lua_State *L) {
 static int l_box(lua_State *L) {
 	struct stree_doc *doc = checkdoc(L, 1);
 	struct box *b = lua_newuserdatauv(L, sizeof(*b), 1);
+	memset(b, 0, sizeof(*b));
 	b->doc = doc;
 	luaL_setmetatable(L, BOX_META);
 	return 1;
+}
+
+/* Every metamethod of a version is a C closure over the same upvalues, so
+ * an access costs no metatable or registry lookup: */
+#define UV_CACHE lua_upvalueindex(1) /* weak values: CACHE_KEY -> proxy, function dump -> function */
+#define UV_META lua_upvalueindex(2)  /* the version's metatable */
+#define UV_BOX lua_upvalueindex(3)   /* the version's box */
+#define UV_NEXT lua_upvalueindex(4)  /* __pairs only: the version's next */
+
+static size_t seen_slot(const void *proxy) { return ((uintptr_t)proxy >> 4) & (BOX_SEEN - 1); }
+
+static void seen_put(struct box *b, const void *proxy, const struct stree_table *t) {
+	size_t i = seen_slot(proxy);
+	b->seen[i].proxy = proxy;
+	b->seen[i].node = t;
 }
 
 static const struct stree_table *proxy_node(lua_State *L, int idx) {
@@ -181,13 +219,26 @@ static const struct stree_table *proxy_node(lua_State *L, int idx) {
 	return t;
 }
 
-/* Pushes the proxy of t; mt (absolute) is the version's metatable. */
-static void push_proxy(lua_State *L, int mt, const struct stree_table *t) {
-	lua_rawgetp(L, mt, &MT_CACHE);
-	if (lua_rawgetp(L, -1, t) == LUA_TTABLE) {
-		lua_remove(L, -2);
+/* The node of the proxy at 1, from a version closure. */
+static const struct stree_table *self_node(lua_State *L, struct box *b) {
+	const void *p = lua_topointer(L, 1);
+	size_t i = seen_slot(p);
+	if (b->seen[i].proxy == p && p != NULL)
+		return b->seen[i].node;
+	const struct stree_table *t = proxy_node(L, 1);
+	seen_put(b, p, t);
+	return t;
+}
+
+/* A table's key in the cache: its index in the document, from 1 (an
+ * integer key is found faster than a light userdata one). */
+#define CACHE_KEY(t) ((lua_Integer)(t)->index + 1)
+
+/* Pushes the proxy of t, made and cached on first use.  cache and mt are
+ * absolute indices or upvalue pseudo-indices. */
+static void push_proxy(lua_State *L, struct box *b, int cache, int mt, const struct stree_table *t) {
+	if (lua_rawgeti(L, cache, CACHE_KEY(t)) == LUA_TTABLE)
 		return;
-	}
 	lua_pop(L, 1);
 	lua_createtable(L, 0, 1);
 	lua_pushlightuserdata(L, (void *)t);
@@ -195,56 +246,66 @@ static void push_proxy(lua_State *L, int mt, const struct stree_table *t) {
 	lua_pushvalue(L, mt);
 	lua_setmetatable(L, -2);
 	lua_pushvalue(L, -1);
-	lua_rawsetp(L, -3, t);
-	lua_remove(L, -2);
+	lua_rawseti(L, cache, CACHE_KEY(t));
+	seen_put(b, lua_topointer(L, -1), t);
 }
 
 /* A shared Lua function: loaded once per version and reader (identity). */
-static void push_function(lua_State *L, int mt, const struct stree_string *code) {
-	lua_rawgetp(L, mt, &MT_CACHE);
-	if (lua_rawgetp(L, -1, code) == LUA_TFUNCTION) {
-		lua_remove(L, -2);
+static void push_function(lua_State *L, int cache, const struct stree_string *code) {
+	if (lua_rawgetp(L, cache, code) == LUA_TFUNCTION)
 		return;
-	}
 	lua_pop(L, 1);
 	if (luaL_loadbufferx(L, code->data, code->len, "=sharetable", "b") != LUA_OK)
 		lua_error(L);
 	lua_pushvalue(L, -1);
-	lua_rawsetp(L, -3, code);
-	lua_remove(L, -2);
+	lua_rawsetp(L, cache, code);
 }
 
-/* The proxy at 1 has its metatable pushed at top; pushes v. */
-static void push_value(lua_State *L, const struct stree_value *v) {
-	if (v == NULL) {
+/* Pushes v (NULL: nil); only from a version closure, b its box. */
+static void push_value(lua_State *L, struct box *b, const struct stree_value *v) {
+	if (v == NULL)
 		lua_pushnil(L);
-	} else if (!stree_push_scalar(L, v)) {
-		int mt = lua_gettop(L);
-		if (v->type == STREE_TABLE)
-			push_proxy(L, mt, v->u.t);
-		else
-			push_function(L, mt, v->u.s);
-	}
+	else if (v->type == STREE_TABLE)
+		push_proxy(L, b, UV_CACHE, UV_META, v->u.t);
+	else if (v->type == STREE_FUNCTION)
+		push_function(L, UV_CACHE, v->u.s);
+	else
+		stree_push_scalar(L, v);
 }
 
-/* A table key stands for a node only if it is a live proxy. */
+/* A table key stands for a node only if it is a proxy of this version. */
 static const struct stree_table *key_table(lua_State *L, int kidx) {
-	if (lua_type(L, kidx) != LUA_TTABLE)
+	if (lua_type(L, kidx) != LUA_TTABLE || !lua_getmetatable(L, kidx))
 		return NULL;
+	int same = lua_rawequal(L, -1, UV_META);
+	lua_pop(L, 1);
 	const struct stree_table *t = NULL;
-	if (lua_rawgetp(L, kidx, &PROXY_NODE) == LUA_TLIGHTUSERDATA)
+	if (same && lua_rawgetp(L, kidx, &PROXY_NODE) == LUA_TLIGHTUSERDATA)
 		t = lua_touserdata(L, -1);
 	lua_pop(L, 1);
 	return t;
 }
 
+/* The hot path: integer and string keys are looked up directly. */
 static int proxy_index(lua_State *L) {
-	const struct stree_table *t = proxy_node(L, 1);
-	const struct stree_value *v = stree_lookup(L, t, 2, key_table(L, 2));
-	if (v && v->type != STREE_TABLE && v->type != STREE_FUNCTION)
-		return stree_push_scalar(L, v);
-	lua_getmetatable(L, 1);
-	push_value(L, v);
+	struct box *b = lua_touserdata(L, UV_BOX);
+	const struct stree_table *t = self_node(L, b);
+	const struct stree_value *v;
+	switch (lua_type(L, 2)) {
+	case LUA_TNUMBER:
+		v = lua_isinteger(L, 2) ? stree_get_int(t, lua_tointeger(L, 2)) : stree_lookup(L, t, 2, NULL);
+		break;
+	case LUA_TSTRING: {
+		size_t len;
+		const char *s = lua_tolstring(L, 2, &len);
+		v = stree_get_str(t, s, len);
+		break;
+	}
+	default:
+		v = stree_lookup(L, t, 2, key_table(L, 2));
+		break;
+	}
+	push_value(L, b, v);
 	return 1;
 }
 
@@ -253,13 +314,14 @@ static int proxy_newindex(lua_State *L) {
 }
 
 static int proxy_len(lua_State *L) {
-	lua_pushinteger(L, (lua_Integer)proxy_node(L, 1)->sizearray);
+	lua_pushinteger(L, (lua_Integer)self_node(L, lua_touserdata(L, UV_BOX))->sizearray);
 	return 1;
 }
 
 /* Stateless next(proxy, key): array part 1..n, then the hash slots. */
 static int proxy_next(lua_State *L) {
-	const struct stree_table *t = proxy_node(L, 1);
+	struct box *b = lua_touserdata(L, UV_BOX);
+	const struct stree_table *t = self_node(L, b);
 	uint32_t pos = 0;
 	if (!lua_isnoneornil(L, 2)) {
 		const struct stree_value *cur = stree_lookup(L, t, 2, key_table(L, 2));
@@ -273,33 +335,46 @@ static int proxy_next(lua_State *L) {
 		lua_pushnil(L);
 		return 1;
 	}
-	lua_settop(L, 1);
-	lua_getmetatable(L, 1); /* 2 */
-	push_value(L, &k);
-	lua_settop(L, 3);
-	lua_getmetatable(L, 1);
-	push_value(L, v);
-	lua_remove(L, -2);
+	push_value(L, b, &k);
+	push_value(L, b, v);
 	return 2;
 }
 
 static int proxy_pairs(lua_State *L) {
-	proxy_node(L, 1);
-	lua_pushcfunction(L, proxy_next);
+	self_node(L, lua_touserdata(L, UV_BOX));
+	lua_pushvalue(L, UV_NEXT);
 	lua_pushvalue(L, 1);
 	lua_pushnil(L);
 	return 3;
 }
 
-static void set_proxy_methods(lua_State *L) {
-	luaL_Reg m[] = {{"__index", proxy_index},
-	                {"__newindex", proxy_newindex},
-	                {"__len", proxy_len},
-	                {"__pairs", proxy_pairs},
-	                {NULL, NULL}};
-	luaL_setfuncs(L, m, 0);
+static void set_readonly(lua_State *L, int mt) {
+	lua_pushcfunction(L, proxy_newindex);
+	lua_setfield(L, mt, "__newindex");
 	lua_pushboolean(L, 0); /* getmetatable(proxy) is false; setmetatable raises */
-	lua_setfield(L, -2, "__metatable");
+	lua_setfield(L, mt, "__metatable");
+}
+
+/* The metamethods of a version, into the metatable at top: closures over
+ * (cache, metatable, box), __pairs also over the version's next. */
+static void set_proxy_methods(lua_State *L, int cache, int box) {
+	int mt = lua_gettop(L);
+	luaL_Reg m[] = {{"__index", proxy_index}, {"__len", proxy_len}, {"__pairs", proxy_pairs}, {NULL, NULL}};
+	for (int i = -1; i < 0 || m[i].name; i++) {
+		lua_pushvalue(L, cache);
+		lua_pushvalue(L, mt);
+		lua_pushvalue(L, box);
+		if (i < 0) { /* next first: __pairs closes over it */
+			lua_pushcclosure(L, proxy_next, 3);
+			continue;
+		}
+		if (m[i].func == proxy_pairs)
+			lua_pushvalue(L, mt + 1);
+		lua_pushcclosure(L, m[i].func, m[i].func == proxy_pairs ? 4 : 3);
+		lua_setfield(L, mt, m[i].name);
+	}
+	lua_settop(L, mt);
+	set_readonly(L, mt);
 }
 
 /* The metatable of the box at idx (made on first use, kept as its user value). */
@@ -308,16 +383,17 @@ static int version_meta(lua_State *L, int idx) {
 	if (lua_getiuservalue(L, idx, 1) == LUA_TTABLE)
 		return lua_gettop(L);
 	lua_pop(L, 1);
-	lua_createtable(L, 0, 7);
-	set_proxy_methods(L);
-	lua_pushvalue(L, idx);
-	lua_rawsetp(L, -2, &MT_BOX);
-	lua_newtable(L); /* the cache, weak values */
+	lua_newtable(L); /* the cache: node -> proxy, weak values */
+	int cache = lua_gettop(L);
 	lua_createtable(L, 0, 1);
 	lua_pushliteral(L, "v");
 	lua_setfield(L, -2, "__mode");
-	lua_setmetatable(L, -2);
+	lua_setmetatable(L, cache);
+	lua_createtable(L, 0, 7);
+	set_proxy_methods(L, cache, idx);
+	lua_pushvalue(L, cache);
 	lua_rawsetp(L, -2, &MT_CACHE);
+	lua_remove(L, cache);
 	lua_pushvalue(L, -1);
 	lua_setiuservalue(L, idx, 1);
 	return lua_gettop(L);
@@ -333,14 +409,23 @@ static struct box *checkbox(lua_State *L, int idx) {
 static int l_root(lua_State *L) {
 	struct box *b = checkbox(L, 1);
 	int mt = version_meta(L, 1);
-	push_proxy(L, mt, stree_root(b->doc));
+	lua_rawgetp(L, mt, &MT_CACHE);
+	push_proxy(L, b, lua_gettop(L), mt, stree_root(b->doc));
 	return 1;
+}
+
+static int proxy_removed(lua_State *L) {
+	return luaL_error(L, "sharetable: this table is not in the version given by sharetable.update");
 }
 
 /* A removed proxy: every access raises; it no longer holds its version. */
 static void push_dead_meta(lua_State *L) {
-	if (luaL_newmetatable(L, DEAD_META))
-		set_proxy_methods(L);
+	if (luaL_newmetatable(L, DEAD_META)) {
+		int mt = lua_gettop(L);
+		luaL_Reg m[] = {{"__index", proxy_removed}, {"__len", proxy_removed}, {"__pairs", proxy_removed}, {NULL, NULL}};
+		luaL_setfuncs(L, m, 0);
+		set_readonly(L, mt);
+	}
 }
 
 static int l_remap(lua_State *L) {
@@ -356,15 +441,17 @@ static int l_remap(lua_State *L) {
 	int ncache = lua_gettop(L);
 	push_dead_meta(L);
 	int dead = lua_gettop(L);
+	/* proxies change version below: no remembered address stays valid */
+	memset(ob->seen, 0, sizeof(ob->seen));
+	memset(nb->seen, 0, sizeof(nb->seen));
 	uint32_t n = stree_ntables(ob->doc);
 	const struct stree_table **map = lua_newuserdatauv(L, (n ? n : 1) * sizeof(*map), 0);
 	stree_remap(ob->doc, nb->doc, map);
 	lua_Integer moved = 0;
 	lua_pushnil(L);
 	while (lua_next(L, ocache)) {
-		if (lua_type(L, -1) == LUA_TTABLE) {
-			const struct stree_table *ot = lua_touserdata(L, -2);
-			const struct stree_table *nt = map[ot->index];
+		if (lua_type(L, -1) == LUA_TTABLE) { /* not a function */
+			const struct stree_table *nt = map[lua_tointeger(L, -2) - 1];
 			int proxy = lua_gettop(L);
 			if (nt) {
 				lua_pushlightuserdata(L, (void *)nt);
@@ -374,7 +461,7 @@ static int l_remap(lua_State *L) {
 				/* the old proxy wins over one made for the new version: the
 				 * old one is what long-lived references hold */
 				lua_pushvalue(L, proxy);
-				lua_rawsetp(L, ncache, nt);
+				lua_rawseti(L, ncache, CACHE_KEY(nt));
 				moved++;
 			} else {
 				lua_pushboolean(L, 0);

@@ -12,6 +12,10 @@ t.big = 1 << 40
 t.pi = 3.5
 t[1.5] = "float key"
 t[true] = "bool key"
+t[t.nested] = "table key"
+local many = {}
+for i = 1, 3000 do many[i] = { id = i, sub = { i } } end
+t.many = many
 return t
 ]]
 
@@ -55,7 +59,29 @@ T.run("test_sharetable", function()
 	T.ok("shared sub-table kept", t.alias == t.list)
 	local keys, n = {}, 0
 	for k, v in pairs(t) do keys[k] = v; n = n + 1 end
-	T.eq("pairs visits every key", n, 13)
+	T.eq("pairs visits every key", n, 15)
+	T.eq("a shared table as a key", t[t.nested], "table key")
+	T.eq("a table of this service is no key", t[{}], nil)
+	-- proxies come and go with the collector (their memory is reused by
+	-- new ones): every access must still find its own table
+	local held, bad = {}, 0
+	for round = 1, 3 do
+		for i = 1, #t.many do
+			local e = t.many[i]
+			if e.id ~= i or e.sub[1] ~= i then bad = bad + 1 end
+			if i % 97 == round then held[#held + 1] = e end
+		end
+		collectgarbage()
+	end
+	for i = 1, 300 do -- a dead proxy's memory is most likely reused by the next one
+		local _ = t.many[i].id
+		collectgarbage()
+		if t.many[i + 1].id ~= i + 1 then bad = bad + 1 end
+	end
+	for _, e in ipairs(held) do
+		if t.many[e.id] ~= e or e.sub ~= t.many[e.id].sub then bad = bad + 1 end
+	end
+	T.eq("proxies stay right across collections", bad, 0)
 	T.ok("pairs values", keys[1] == 1 and keys.name == "cfg" and keys.list == t.list and keys[true] == "bool key")
 	local seen = {}
 	for i, v in ipairs(t.list) do seen[i] = v end
@@ -140,4 +166,25 @@ T.run("test_sharetable", function()
 	end
 	T.eq("other readers keep the old version", cnt, 19)
 	for _, r in ipairs(rs) do skynet.call(r, "lua", "exit") end
+
+	-- update moves held tables into a version whose own proxies came and
+	-- went at the same addresses: each must still read its own table
+	local MANY = "local t = {} for i = 1, 500 do t[i] = { id = i } end return t"
+	sharetable.loadstring("memo", MANY)
+	local old = sharetable.query "memo"
+	sharetable.loadstring("memo", MANY)
+	local new = sharetable.query "memo"
+	local kept = {}
+	for i = 1, 300 do
+		local _ = new[i].id
+		collectgarbage()
+		kept[i] = old[i + 1]
+		local _ = kept[i].id
+	end
+	sharetable.update "memo"
+	local wrong = 0
+	for i = 300, 1, -1 do -- the latest first: their addresses are the ones remembered
+		if kept[i].id ~= i + 1 or kept[i] ~= new[i + 1] then wrong = wrong + 1 end
+	end
+	T.eq("tables moved by update read their own data", wrong, 0)
 end)
