@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
@@ -39,8 +40,10 @@ static int lnonce(lua_State *L) {
 	size_t got = 0;
 	while (got < sizeof(n)) {
 		ssize_t r = getrandom(n + got, sizeof(n) - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r < 0)
-			return luaL_error(L, "cluster.auth: getrandom failed");
+			return luaL_error(L, "cluster.auth: getrandom failed: %s", strerror(errno));
 		got += (size_t)r;
 	}
 	lua_pushlstring(L, (const char *)n, sizeof(n));
