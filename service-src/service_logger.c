@@ -55,12 +55,16 @@ static int logger_cb(struct skynet_context *context, void *ud, int type, int ses
 		}
 		break;
 	case PTYPE_TEXT:
+		/* one locked unit: print() of services writes to the same stdout
+		 * from other threads and must not land inside a log line */
+		flockfile(inst->handle);
 		if (inst->filename)
 			write_timestamp(inst->handle);
 		fprintf(inst->handle, "[:%08x] ", source);
 		fwrite(msg, sz, 1, inst->handle);
 		fputc('\n', inst->handle);
 		fflush(inst->handle);
+		funlockfile(inst->handle);
 		break;
 	}
 	return 0;

@@ -13,11 +13,17 @@
  * nil until setmetatable replaces it; setmetatable(_G, mt) first opens the
  * libraries still pending, so a strict-mode metatable sees them all; and
  * pairs(_G) lists a lazy library only once it was opened.
+ *
+ * print is ours too: the same text as Lua's (tostring of each argument,
+ * tabs between, a newline), but written as one line.  Lua's writes each
+ * piece separately, so lines printed by services on other workers, and
+ * the logger's lines on the same stdout, came out cut into one another.
  */
 #include "snlua_libs.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdio.h>
 #include <string.h>
 
 static const luaL_Reg eager_libs[] = {
@@ -79,6 +85,28 @@ static int guarded_setmetatable(lua_State *L) {
 	return lua_gettop(L);
 }
 
+/* print(...): Lua's output, as one locked write of the whole line. */
+static int line_print(lua_State *L) {
+	int n = lua_gettop(L);
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	for (int i = 1; i <= n; i++) {
+		if (i > 1)
+			luaL_addchar(&b, '\t');
+		luaL_tolstring(L, i, NULL);
+		luaL_addvalue(&b);
+	}
+	luaL_addchar(&b, '\n');
+	luaL_pushresult(&b);
+	size_t len;
+	const char *line = lua_tolstring(L, -1, &len);
+	flockfile(stdout);
+	fwrite(line, 1, len, stdout);
+	fflush(stdout);
+	funlockfile(stdout);
+	return 0;
+}
+
 void snlua_openlibs(lua_State *L) {
 	/* The globals and the module tables start empty and would be rehashed
 	 * at every power of two while the libraries fill them: give them room
@@ -107,5 +135,7 @@ void snlua_openlibs(lua_State *L) {
 	lua_getfield(L, -1, "setmetatable");
 	lua_pushcclosure(L, guarded_setmetatable, 1);
 	lua_setfield(L, -2, "setmetatable");
+	lua_pushcfunction(L, line_print);
+	lua_setfield(L, -2, "print");
 	lua_pop(L, 1);
 }

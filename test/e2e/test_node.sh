@@ -22,6 +22,15 @@ expect "logger: the renamed file keeps only the earlier lines" bash -c "! grep -
 expect "abort: node exits with status 0" test "$rc" -eq 0
 expect "abort: lines logged just before abort are flushed" grep -q 'probe line two' "$W/node.log"
 
+# --- print() and log lines from many threads stay whole ------------------
+write_config "$W/lines.config" printlines "thread = 4"
+timeout 60 ./skynet "$W/lines.config" > "$W/lines.out" 2>&1
+pad=$(printf 'x%.0s' $(seq 180))
+prints=$(grep -cE "^print	[1-4]	[0-9]+	$pad\$" "$W/lines.out")
+logs=$(grep -cE "^\[:[0-9a-f]{8}\] log [1-4] [0-9]+ $pad\$" "$W/lines.out")
+expect "print: 1,600 lines printed by 4 services at once come out whole ($prints)" test "$prints" -eq 1600
+expect "logger: 1,600 lines logged alongside them come out whole ($logs)" test "$logs" -eq 1600
+
 # --- daemon mode --------------------------------------------------------
 write_config "$W/daemon.config" logprobe "logger = \"$W/daemon.log\"" "daemon = \"$W/skynet.pid\"" "probe_wait = \"200\""
 t0=$(date +%s%N)
