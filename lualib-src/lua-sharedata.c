@@ -26,14 +26,6 @@ struct box {
 	struct stree_doc *doc;
 };
 
-static struct stree_doc *checkdoc(lua_State *L, int idx) {
-	luaL_checktype(L, idx, LUA_TLIGHTUSERDATA);
-	struct stree_doc *doc = lua_touserdata(L, idx);
-	if (doc == NULL)
-		luaL_argerror(L, idx, "NULL document");
-	return doc;
-}
-
 static const struct stree_table *checknode(lua_State *L, int idx) {
 	luaL_checktype(L, idx, LUA_TLIGHTUSERDATA);
 	return lua_touserdata(L, idx);
@@ -45,26 +37,9 @@ static int l_build(lua_State *L) {
 	return 1;
 }
 
-static int l_retain(lua_State *L) {
-	stree_retain(checkdoc(L, 1));
-	return 0;
-}
-
-static int l_release(lua_State *L) {
-	stree_release(checkdoc(L, 1));
-	return 0;
-}
-
 static int l_dirty(lua_State *L) {
-	stree_setdirty(checkdoc(L, 1));
+	stree_setdirty(stree_checkdoc(L, 1));
 	return 0;
-}
-
-static int l_stat(lua_State *L) {
-	struct stree_doc *doc = checkdoc(L, 1);
-	lua_pushinteger(L, (lua_Integer)stree_bytes(doc));
-	lua_pushinteger(L, (lua_Integer)stree_ntables(doc));
-	return 2;
 }
 
 static int box_gc(lua_State *L) {
@@ -77,7 +52,7 @@ static int box_gc(lua_State *L) {
 }
 
 static int l_box(lua_State *L) {
-	struct stree_doc *doc = checkdoc(L, 1);
+	struct stree_doc *doc = stree_checkdoc(L, 1);
 	struct box *b = lua_newuserdatauv(L, sizeof(*b), 0);
 	b->doc = doc;
 	luaL_setmetatable(L, BOX_META);
@@ -192,8 +167,8 @@ static int l_copy(lua_State *L) {
 
 int luaopen_skynet_sharedata_core(lua_State *L) {
 	luaL_checkversion(L);
-	luaL_Reg l[] = {{"build", l_build}, {"retain", l_retain},   {"release", l_release}, {"dirty", l_dirty},
-	                {"stat", l_stat},   {"box", l_box},         {"root", l_root},       {"isdirty", l_isdirty},
+	luaL_Reg l[] = {{"build", l_build}, {"retain", stree_l_retain},   {"release", stree_l_release}, {"dirty", l_dirty},
+	                {"stat", stree_l_stat},   {"box", l_box},         {"root", l_root},       {"isdirty", l_isdirty},
 	                {"index", l_index}, {"len", l_len},         {"next", l_next},       {"copy", l_copy},
 	                {NULL, NULL}};
 	luaL_newlib(L, l);

@@ -66,14 +66,6 @@ struct box {
 	} seen[BOX_SEEN];
 };
 
-static struct stree_doc *checkdoc(lua_State *L, int idx) {
-	luaL_checktype(L, idx, LUA_TLIGHTUSERDATA);
-	struct stree_doc *doc = lua_touserdata(L, idx);
-	if (doc == NULL)
-		luaL_argerror(L, idx, "NULL document");
-	return doc;
-}
-
 /* ---- building (in the sharetable service) ---------------------------------------- */
 
 /* Runs in the fresh state M: upvalue 1 = 1 for a file, 0 for source text;
@@ -159,23 +151,6 @@ static int l_build(lua_State *L) {
 	return 1;
 }
 
-static int l_retain(lua_State *L) {
-	stree_retain(checkdoc(L, 1));
-	return 0;
-}
-
-static int l_release(lua_State *L) {
-	stree_release(checkdoc(L, 1));
-	return 0;
-}
-
-static int l_stat(lua_State *L) {
-	struct stree_doc *doc = checkdoc(L, 1);
-	lua_pushinteger(L, (lua_Integer)stree_bytes(doc));
-	lua_pushinteger(L, (lua_Integer)stree_ntables(doc));
-	return 2;
-}
-
 /* ---- proxies (in reader services) ------------------------------------------------- */
 
 static int box_gc(lua_State *L) {
@@ -188,7 +163,7 @@ static int box_gc(lua_State *L) {
 }
 
 static int l_box(lua_State *L) {
-	struct stree_doc *doc = checkdoc(L, 1);
+	struct stree_doc *doc = stree_checkdoc(L, 1);
 	struct box *b = lua_newuserdatauv(L, sizeof(*b), 1);
 	memset(b, 0, sizeof(*b));
 	b->doc = doc;
@@ -482,7 +457,7 @@ static int l_remap(lua_State *L) {
 int luaopen_skynet_sharetable_core(lua_State *L) {
 	luaL_checkversion(L);
 	luaL_Reg l[] = {{"loadfile", l_loadfile}, {"loadstring", l_loadstring}, {"build", l_build},
-	                {"retain", l_retain},     {"release", l_release},       {"stat", l_stat},
+	                {"retain", stree_l_retain},     {"release", stree_l_release},       {"stat", stree_l_stat},
 	                {"box", l_box},           {"root", l_root},             {"remap", l_remap},
 	                {NULL, NULL}};
 	luaL_newlib(L, l);

@@ -651,3 +651,30 @@ void stree_remap(const struct stree_doc *from, const struct stree_doc *to, const
 	}
 	skynet_free(stack);
 }
+
+/* ---- Lua bindings of document references ------------------------------ */
+
+struct stree_doc *stree_checkdoc(lua_State *L, int idx) {
+	luaL_checktype(L, idx, LUA_TLIGHTUSERDATA);
+	struct stree_doc *doc = lua_touserdata(L, idx);
+	if (doc == NULL)
+		luaL_argerror(L, idx, "NULL document");
+	return doc;
+}
+
+int stree_l_retain(lua_State *L) {
+	stree_retain(stree_checkdoc(L, 1));
+	return 0;
+}
+
+int stree_l_release(lua_State *L) {
+	stree_release(stree_checkdoc(L, 1));
+	return 0;
+}
+
+int stree_l_stat(lua_State *L) {
+	struct stree_doc *doc = stree_checkdoc(L, 1);
+	lua_pushinteger(L, (lua_Integer)stree_bytes(doc));
+	lua_pushinteger(L, (lua_Integer)stree_ntables(doc));
+	return 2;
+}

@@ -128,4 +128,13 @@ void stree_remap(const struct stree_doc *from, const struct stree_doc *to, const
 /* The hash of upstream sharedata (it decides `pairs` order, spec §1.7). */
 uint32_t stree_strhash(const char *s, size_t len);
 
+/* Lua bindings shared by skynet.sharetable.core and skynet.sharedata.core,
+ * whose services pass documents around as light userdata, each pointer
+ * carrying one reference: checkdoc(L, idx) checks such an argument;
+ * retain(doc), release(doc) and stat(doc) -> bytes, ntables. */
+struct stree_doc *stree_checkdoc(lua_State *L, int idx);
+int stree_l_retain(lua_State *L);
+int stree_l_release(lua_State *L);
+int stree_l_stat(lua_State *L);
+
 #endif
