@@ -63,6 +63,18 @@ struct global_queue {
 
 static struct global_queue Q;
 
+/* What an idle worker polls besides the run queue (the sockets), set once
+ * before workers start. */
+static struct {
+	int (*poll)(void);
+	void (*park)(void);
+} IDLE;
+
+void skynet_runq_set_idle_poller(int (*poll)(void), void (*park)(void)) {
+	IDLE.poll = poll;
+	IDLE.park = park;
+}
+
 static _Thread_local int is_worker_thread;
 static _Thread_local int worker_backlog; /* messages the worker still has to run */
 static _Thread_local struct message_queue *worker_current; /* the mailbox it runs */
@@ -148,7 +160,9 @@ struct message_queue *skynet_runq_pop(void) {
  * it next).  While polling (SPIN_ROUNDS rounds), a worker takes a mailbox at
  * once when it came from outside or from a worker with a backlog, or when
  * more than one waits; a single one pushed by a worker about to be free is
- * left to it unless it is still waiting after SPIN_PATIENCE rounds. */
+ * left to it unless it is still waiting after SPIN_PATIENCE rounds.  A
+ * worker that polls the sockets as well (the idle hook, skynet_poller.c)
+ * polls for SPIN_ROUNDS whatever the window, and runs what it read at once. */
 struct message_queue *skynet_runq_wait(void) {
 	int waiting = 0;
 	int rounds = SPIN_ROUNDS;
@@ -158,7 +172,19 @@ struct message_queue *skynet_runq_wait(void) {
 		last = backlog;
 	if (skynet_hpc() - last > SPIN_WINDOW_NS)
 		rounds = 0;
+	/* A worker that polls the sockets too spins whatever the window says:
+	 * the events it reads are its own to run, at once. */
+	int polled = IDLE.poll ? IDLE.poll() : -1;
+	if (polled >= 0)
+		rounds = SPIN_ROUNDS;
 	for (int i = 0; i < rounds; i++) {
+		if (i > 0 && polled >= 0)
+			polled = IDLE.poll();
+		if (polled > 0) {
+			struct message_queue *q = skynet_runq_pop();
+			if (q)
+				return q;
+		}
 		int len = atomic_load_explicit(&Q.length, memory_order_relaxed);
 		if (len > 0 && (len > 1 || ++waiting >= SPIN_PATIENCE ||
 		                atomic_load_explicit(&Q.outside, memory_order_relaxed))) {
@@ -170,6 +196,8 @@ struct message_queue *skynet_runq_wait(void) {
 		}
 		sched_yield();
 	}
+	if (IDLE.park)
+		IDLE.park();
 	pthread_mutex_lock(&Q.lock);
 	struct message_queue *q;
 	while ((q = pop_locked()) == NULL && !Q.quit) {

@@ -31,6 +31,11 @@ int skynet_runq_length(void);
  * counting quit): tells a test whether a push woke anyone. */
 unsigned skynet_runq_signals(void);
 
+/* Something else an idle worker polls while it polls the run queue (the
+ * sockets; set before workers start): poll() returns -1 when this worker
+ * has nothing to poll there, else how many events it handled (pushing
+ * their mailboxes); park() is called before the worker sleeps. */
+void skynet_runq_set_idle_poller(int (*poll)(void), void (*park)(void));
 /* Marks the calling thread as a worker (affects wake-up decisions). */
 void skynet_runq_set_worker(int is_worker);
 /* A quiet mailbox made ready by a worker wakes no sleeping worker and does

@@ -74,7 +74,7 @@ void skynet_socket_free(void) {
 	SOCKET_SERVER = NULL;
 }
 
-/* Socket thread: one event -> one message to the socket's owner. */
+/* The poller: one event -> one message to the socket's owner. */
 static int forward_event(void *ud, const struct socket_event *ev) {
 	(void)ud;
 	bool owns_data = ev->type == SOCKET_EV_DATA || ev->type == SOCKET_EV_UDP;
@@ -111,8 +111,8 @@ static int forward_event(void *ud, const struct socket_event *ev) {
 	return 0;
 }
 
-int skynet_socket_poll(void) {
-	return socket_server_poll(SOCKET_SERVER, forward_event, NULL);
+int skynet_socket_poll(bool block) {
+	return socket_server_poll(SOCKET_SERVER, forward_event, NULL, block);
 }
 
 static uintptr_t owner(struct skynet_context *ctx) {

@@ -13,6 +13,7 @@
 #include "socket_buffer.h"
 #include "socket_info.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,8 +43,10 @@ struct skynet_socket_message {
 void skynet_socket_init(void);
 void skynet_socket_exit(void);
 void skynet_socket_free(void);
-/* Handles socket events; returns 0 when the socket server has closed. */
-int skynet_socket_poll(void);
+/* Handles the socket events there are (waiting for some if `block`):
+ * returns how many, or -1 once the socket server has closed.  One thread at
+ * a time: skynet_poller.c decides which. */
+int skynet_socket_poll(bool block);
 
 /* Send functions return 0, or -1 if the socket is invalid (a MEMORY buffer
  * is freed either way).  Listen/connect/bind/udp return the new id or -1. */

@@ -1,11 +1,12 @@
 /*
  * skynet_start.c -- brings a node up and down.
  *
- * Threads: `thread` workers, one timer thread, one monitor thread (and the
- * socket thread once networking is linked in).  Nothing else.  Workers sleep
- * on the run queue's condition variable; the timer thread sleeps until the
- * next centisecond boundary; the monitor sleeps 5 s between checks.  Every
- * sleep is a condition wait, so when the last service is gone
+ * Threads: `thread` workers, one timer thread, one monitor thread and the
+ * socket thread (an idle worker may stand in for it while traffic flows:
+ * skynet_poller.c).  Nothing else.  Workers sleep on the run queue's
+ * condition variable; the timer thread sleeps until the next centisecond
+ * boundary; the monitor sleeps 5 s between checks.  Every sleep is a
+ * condition wait, so when the last service is gone
  * (skynet_start_quit) the whole process exits within milliseconds.
  */
 #include "skynet_start.h"
@@ -16,6 +17,7 @@
 #include "skynet_module.h"
 #include "skynet_monitor.h"
 #include "skynet_mq.h"
+#include "skynet_poller.h"
 #include "skynet_runq.h"
 #include "skynet_server.h"
 #include "skynet_socket.h"
@@ -120,8 +122,7 @@ static void *thread_monitor(void *p) {
 static void *thread_socket(void *p) {
 	(void)p;
 	skynet_initthread(THREAD_SOCKET);
-	while (skynet_socket_poll() > 0) {
-	}
+	skynet_poller_socket_thread();
 	return NULL;
 }
 
@@ -137,6 +138,7 @@ static void *thread_worker(void *p) {
 	struct message_queue *q = NULL;
 	for (;;) {
 		q = skynet_context_message_dispatch(wp->monitor, q, wp->weight);
+		skynet_poller_between();
 		if (q == NULL) {
 			skynet_context_check_abort();
 			q = skynet_runq_wait();
@@ -229,6 +231,8 @@ int skynet_start(struct skynet_config *config) {
 		return 1;
 	skynet_timer_init();
 	skynet_socket_init();
+	skynet_poller_init();
+	skynet_runq_set_idle_poller(skynet_poller_idle, skynet_poller_park);
 	skynet_set_profile(config->profile);
 
 	struct skynet_context *ctx = skynet_context_new(config->logservice, config->logger);

@@ -70,21 +70,36 @@
  * socket-thread wake-ups while some socket is held back. */
 #define SINK_POLL_NS 1000000ULL
 
-/* The socket thread polls epoll without blocking only if an event came
- * within this window: longer saves more wake-ups under light traffic, at
- * the price of CPU spent polling after the traffic stopped. */
-#define POLL_WINDOW_NS 2000000ULL
-
-/* Non-blocking epoll polls (one sched_yield each) before blocking: more
- * catch later events without a wake-up, fewer waste less CPU. */
-#define POLL_ROUNDS 32
-
 /* Reads / accepts / datagrams taken from one ready socket per event before
  * serving the others: higher is more throughput for a busy socket, lower
  * is fairer to the rest. */
 #define READ_ROUNDS 8
 #define ACCEPT_ROUNDS 32
 #define UDP_ROUNDS 32
+
+/* ---- Who polls the sockets (skynet_poller.c) -------------------------- */
+
+/* The socket thread polls epoll without blocking, and an idle worker takes
+ * the polling over, only if an event came within this window: longer saves
+ * more wake-ups under light traffic, at the price of CPU spent polling
+ * after the traffic stopped. */
+#define POLL_WINDOW_NS 2000000ULL
+
+/* Non-blocking epoll polls (one sched_yield each) before blocking: more
+ * catch later events without a wake-up, fewer waste less CPU. */
+#define POLL_ROUNDS 32
+
+/* A worker that polls the sockets in place of the socket thread polls
+ * again between two mailboxes it runs once this long has passed since the
+ * last poll: shorter reads sockets sooner while it is busy, at one epoll
+ * call per gap. */
+#define POLL_DUTY_GAP_NS 20000ULL
+
+/* While a worker polls in its place the socket thread looks this often
+ * whether it still does (it may be stuck in a long handler) and takes the
+ * polling back if not: this bounds how long socket events wait behind a
+ * busy worker, at one socket-thread wake-up per period. */
+#define POLL_DUTY_CHECK_NS 1000000ULL
 
 /* ---- Metrics (skynet_metrics.c, service-src/service_metrics.c) ---------- */
 

@@ -5,10 +5,13 @@
  *
  * Threads and ownership
  * ---------------------
- * The socket thread runs socket_server_poll(): it waits in epoll_wait, reads
- * the request pipe, reads sockets, accepts, finishes connects, flushes write
- * queues and reports every event through the callback.  Only the socket
- * thread closes fds and frees slots.
+ * "The socket thread" below is whichever thread runs socket_server_poll():
+ * it waits in epoll_wait, reads the request pipe, reads sockets, accepts,
+ * finishes connects, flushes write queues and reports every event through
+ * the callback.  Only it closes fds and frees slots.  In a node that is the
+ * socket thread proper or an idle worker standing in for it; the poller
+ * (skynet_poller.c) lets one of them in at a time under a mutex, which also
+ * orders everything one did before the next one starts.
  *
  * Worker threads (services) call the request functions.  Requests that
  * produce an event or close something are posted to the socket thread
@@ -178,7 +181,6 @@ struct request {
 
 struct socket_server {
 	int epfd;
-	uint64_t last_event_ns; /* socket thread only: when epoll last returned */
 	int ctrl_rfd; /* non-blocking read end, socket thread */
 	int ctrl_wfd; /* blocking write end, any thread */
 	int spare_fd; /* /dev/null, given up to shed a connection on EMFILE */

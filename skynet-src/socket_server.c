@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -913,44 +912,34 @@ static void handle_event(struct socket_server *ss, const struct epoll_event *e) 
 	}
 }
 
-/* While traffic is flowing (an event in the last POLL_WINDOW_NS) the socket
- * thread polls epoll POLL_ROUNDS times before blocking in it: on a VM a
- * blocked thread's wake-up can cost tens of microseconds, which dominates a
- * lone request/response over loopback.  An idle node blocks at once. */
-static int wait_events(struct socket_server *ss) {
-	if (skynet_hpc() - ss->last_event_ns < POLL_WINDOW_NS) {
-		for (int i = 0; i < POLL_ROUNDS; i++) {
-			int n = epoll_wait(ss->epfd, ss->ev, MAX_EVENT, 0);
-			if (n != 0)
-				return n;
-			sched_yield();
-		}
-	}
-	/* sockets held back by their sinks are looked at again in a while */
-	int timeout = ss->npolled ? (int)((SINK_POLL_NS + 999999) / 1000000) : -1;
+/* One look at epoll: without waiting, or until something happens (but no
+ * longer than SINK_POLL_NS while sockets are held back by their sinks, which
+ * are looked at again then).  When to spin and when to block is the
+ * caller's policy (skynet_poller.c). */
+static int wait_events(struct socket_server *ss, bool block) {
+	int timeout = 0;
+	if (block)
+		timeout = ss->npolled ? (int)((SINK_POLL_NS + 999999) / 1000000) : -1;
 	return epoll_wait(ss->epfd, ss->ev, MAX_EVENT, timeout);
 }
 
-int socket_server_poll(struct socket_server *ss, socket_event_cb cb, void *ud) {
+int socket_server_poll(struct socket_server *ss, socket_event_cb cb, void *ud, bool block) {
 	ss->cb = cb;
 	ss->cb_ud = ud;
-	int n = wait_events(ss);
+	int n = wait_events(ss, block);
 	if (n < 0)
-		return 1; /* EINTR */
-	uint64_t now = skynet_hpc();
-	if (n > 0)
-		ss->last_event_ns = now;
-	poll_throttled(ss, now);
+		return 0; /* EINTR */
+	poll_throttled(ss, skynet_hpc());
 	/* Requests first: they may close sockets whose events are in this batch. */
 	for (int i = 0; i < n; i++) {
 		if (ss->ev[i].data.u64 == CTRL_TAG && !drain_requests(ss))
-			return 0;
+			return -1;
 	}
 	for (int i = 0; i < n; i++) {
 		if (ss->ev[i].data.u64 != CTRL_TAG)
 			handle_event(ss, &ss->ev[i]);
 	}
-	return 1;
+	return n;
 }
 
 struct socket_server *socket_server_create(uint64_t (*now_cs)(void)) {

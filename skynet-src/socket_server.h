@@ -1,13 +1,14 @@
 /*
  * socket_server.h -- the node's network engine.
  *
- * One thread (the socket thread) owns an epoll set and calls
- * socket_server_poll() in a loop; every event it produces (data read, a
- * connection accepted or completed, a close, an error, a datagram, an
- * output warning) is handed to a callback together with the opaque value of
- * the socket's owner.  Any other thread may call the request functions
- * below: they either act at once under the socket's lock (send, nodelay,
- * udp_connect) or post a small request to the socket thread through a pipe.
+ * The node's poller (the socket thread, or an idle worker standing in for
+ * it: skynet_poller.c) calls socket_server_poll() in a loop, one thread at
+ * a time; every event it produces (data read, a connection accepted or
+ * completed, a close, an error, a datagram, an output warning) is handed to
+ * a callback together with the opaque value of the socket's owner.  Any
+ * other thread may call the request functions below: they either act at
+ * once under the socket's lock (send, nodelay, udp_connect) or post a small
+ * request to the poller through a pipe.
  *
  * Sockets are named by ids, not OS fds: positive ints handed out from a
  * counter, living in slot `id % SOCKET_MAX`.  A slot's current id is checked
@@ -23,6 +24,7 @@
 #include "socket_buffer.h"
 #include "socket_info.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,9 +82,11 @@ struct socket_server;
 struct socket_server *socket_server_create(uint64_t (*now_cs)(void));
 /* Closes every socket and frees everything; the socket thread must be gone. */
 void socket_server_release(struct socket_server *ss);
-/* Waits for I/O and reports events through cb.  Returns 1 to be called
- * again, 0 once socket_server_exit() has been processed. */
-int socket_server_poll(struct socket_server *ss, socket_event_cb cb, void *ud);
+/* Looks for I/O once -- waiting for some if `block` -- and reports the
+ * events through cb.  Returns how many epoll events were handled (0 on a
+ * signal), or -1 once socket_server_exit() has been processed.  Calls must
+ * not overlap: one thread at a time (see socket_internal.h). */
+int socket_server_poll(struct socket_server *ss, socket_event_cb cb, void *ud, bool block);
 /* Asks the socket thread to leave its loop (returns at once). */
 void socket_server_exit(struct socket_server *ss);
 void socket_server_userobject(struct socket_server *ss, const struct socket_object_interface *soi);

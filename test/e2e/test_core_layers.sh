@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The core's scheduling files depend one way: contexts and send
-# (skynet_server.c) -> the run queue and its wake policy (skynet_runq.c) ->
-# mailboxes (skynet_mq.c) -> the clock (skynet_clock.c).  Each file may use
+# (skynet_server.c) -> who polls the sockets (skynet_poller.c) -> the run
+# queue and its wake policy (skynet_runq.c, which reaches the poller only
+# through the hook skynet_start.c gives it) -> mailboxes (skynet_mq.c) ->
+# the clock (skynet_clock.c).  Each file may use
 # functions of the files below it in that list, never of those above.  Each
 # is compiled alone and its undefined symbols are looked up in the others
 # with nm (the same method as test_layers.sh for skynet.sched).
@@ -9,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 W=$E2E_WORK
 
 # top to bottom
-LAYERS="skynet_server skynet_runq skynet_mq skynet_clock"
+LAYERS="skynet_server skynet_poller skynet_runq skynet_mq skynet_clock"
 CC=${CC:-cc}
 for f in $LAYERS; do
 	if ! $CC -std=c11 -D_GNU_SOURCE -O0 -I/usr/include/lua5.4 -Iskynet-src -fPIC \

@@ -90,7 +90,7 @@ static int record(void *ud, const struct socket_event *ev) {
 
 static void *poll_main(void *p) {
 	(void)p;
-	while (socket_server_poll(SS, record, NULL)) {
+	while (socket_server_poll(SS, record, NULL, true) >= 0) {
 	}
 	return NULL;
 }
