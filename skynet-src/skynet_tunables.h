@@ -95,6 +95,13 @@
  * call per gap. */
 #define POLL_DUTY_GAP_NS 20000ULL
 
+/* A worker gives the polling back to the socket thread when the traffic is
+ * more than a lone exchange (several events in one poll, or mailboxes
+ * waiting for a worker), and no worker takes it again for this long:
+ * longer keeps a busy node on the socket thread through short lulls,
+ * shorter returns sooner to the cheaper way for lone exchanges. */
+#define POLL_BUSY_HOLD_NS 5000000ULL
+
 /* While a worker polls in its place the socket thread looks this often
  * whether it still does (it may be stuck in a long handler) and takes the
  * polling back if not: this bounds how long socket events wait behind a
