@@ -16,6 +16,10 @@ Users (all passwords are "<user>-pw"):
     sha256    an auth switch to sha256_password: the client asks for the
               key (0x01), gets 0x01 + PEM, sends the ciphertext
     nopw      caching_sha2_password with the empty password ("" not "-pw")
+    pkcs1     as full, but the key is sent in its PKCS#1 form
+              ("BEGIN RSA PUBLIC KEY")
+    badkey    as full, but the key sent is cut short (a malformed DER): the
+              client must give up with "server public key unusable"
 Anything else, or a wrong password: ERR 1045 (28000).
 
 After login: COM_QUERY "select path" returns one row, one column `path`,
@@ -25,6 +29,7 @@ returns an OK packet; COM_PING -> OK; COM_QUIT closes.
 The RSA key below is a throwaway test key generated for this file; it
 protects nothing.
 """
+import base64
 import hashlib
 import os
 import socketserver
@@ -54,9 +59,22 @@ vr0P935r0K3ABlHvcjNM0KjfF679RsUXZRueUVoROyxnPw3K2yUyavG+WjlFFj1M
 LQIDAQAB
 -----END PUBLIC KEY-----
 """
+PEM_PKCS1 = b"""-----BEGIN RSA PUBLIC KEY-----
+MIIBCgKCAQEAi+ZNh666ykIcym3xSgHxPQJAw6RDhNLz3bMfPnKUR3S1jQ5+Gipv
+NVi+aQAdl5QAktV2X0oefHvSW/O7fjlZrpxmL4Fv35caUDe2E92FXKr/Z2DFO16z
+CvcfL/NWiVd7mBHagPvE8+W6K0WLpA1kgNx+wUGQCk8B75Qd9ilN/8C5Z+VTQXN5
+s2R7KHk/EFbHjNs6jFg4GlktQqhnfVZ2e3QZTKy8VKLJpdTsa6RDSC75xDEFrmjm
+MdxcC4VHhc7WqGX9nXh0IQsYaIfrQowqvr0P935r0K3ABlHvcjNM0KjfF679RsUX
+ZRueUVoROyxnPw3K2yUyavG+WjlFFj1MLQIDAQAB
+-----END RSA PUBLIC KEY-----
+"""
+# the SubjectPublicKeyInfo above with its DER cut after 100 bytes
+PEM_BAD = (b"-----BEGIN PUBLIC KEY-----\n"
+           + base64.encodebytes(base64.b64decode(b"".join(PEM.splitlines()[1:-1]))[:100])
+           + b"-----END PUBLIC KEY-----\n")
 
 CAPS = (0x1 | 0x4 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x10000 | 0x20000 | 0x40000 | 0x80000)
-USERS = {"fast", "full", "switch", "tonative", "sha256", "nopw"}
+USERS = {"fast", "full", "switch", "tonative", "sha256", "nopw", "pkcs1", "badkey"}
 
 
 def password_of(user):
@@ -155,11 +173,11 @@ class Conn(socketserver.BaseRequestHandler):
         self.seq = 0
         self.write(body)
 
-    def full_auth(self, user, salt, tag):
+    def full_auth(self, user, salt, tag, pem=PEM):
         """Client has the 'perform full authentication' (or sha256) prompt."""
         pkt = self.read()
         if pkt == b"\x02" or pkt == b"\x01":
-            self.write(b"\x01" + PEM)
+            self.write(b"\x01" + pem)
             pkt = self.read()
             tag += ":key-requested"
         else:
@@ -246,9 +264,10 @@ class Conn(socketserver.BaseRequestHandler):
         if user == "nopw":
             self.ok()
             return "nopw"
-        if user == "full":
+        if user in ("full", "pkcs1", "badkey"):
             self.write(b"\x01\x04")
-            return self.full_auth(user, salt, "full")
+            pem = {"full": PEM, "pkcs1": PEM_PKCS1, "badkey": PEM_BAD}[user]
+            return self.full_auth(user, salt, user, pem)
         self.write(b"\x01\x03")
         self.ok()
         return "fast"

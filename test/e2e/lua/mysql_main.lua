@@ -489,6 +489,9 @@ local function test_sha2(port)
 		{ "tonative", nil, "tonative", "auth switch to mysql_native_password" },
 		{ "sha256", nil, "sha256:key-requested", "sha256_password with the key requested" },
 		{ "nopw", nil, "nopw", "caching_sha2_password with an empty password" },
+		{ "pkcs1", nil, "pkcs1:key-requested", "caching_sha2_password full path, the server sends a PKCS#1 key" },
+		{ "full", { server_public_key = pem:gsub("\n", "\r\n") }, "full:key-given",
+			"caching_sha2_password full path with a configured key in CRLF lines" },
 	}
 	for _, c in ipairs(cases) do
 		local ok, db = pcall(login, c[1], c[1] == "nopw" and "" or nil, c[2])
@@ -502,6 +505,10 @@ local function test_sha2(port)
 	T.raises("sha2: a wrong password on the fast path fails with errno 1045", { "errno:1045", "Access denied" },
 		login, "fast", "wrong")
 	T.raises("sha2: a wrong password on the full path fails with errno 1045", "errno:1045", login, "full", "wrong")
+	T.raises("sha2: a malformed public key from the server fails the connect",
+		{ "mysql: connect " .. HOST .. ":" .. port .. " failed: server public key unusable: bad DER" }, login, "badkey")
+	T.raises("sha2: a configured key that is not a key fails the connect",
+		{ "failed: server public key unusable: not a PEM text" }, login, "full", nil, { server_public_key = "junk" })
 	local db = login("fast")
 	local r = db:ping()
 	T.ok("sha2: the connection is usable after login", r and r.affected_rows == 0)
