@@ -1,8 +1,10 @@
-// fuzz-sources: lualib-src/lua-mysqlaux.c
+// fuzz-sources: lualib-src/lua-mysqlaux.c -lcrypto
 /*
  * fuzz_mysql.c -- libFuzzer target for the MySQL driver's server-packet
- * parsers (lualib/skynet/db/mysql.lua) and the PEM/DER reader of its RSA
- * helper (lualib-src/lua-mysqlaux.c).
+ * parsers (lualib/skynet/db/mysql.lua) and the RSA helper of
+ * lualib-src/lua-mysqlaux.c, whose key text comes off the network: the PEM
+ * and DER are parsed by libcrypto, and what is checked here is our use of
+ * it (every malformed key is a nil, reason; no leak, no crash).
  *
  * The parsers are Lua, so they run in a Lua state inside the fuzzer, the
  * real mysql.lua loaded from the source tree (the fuzzer runs from the
@@ -20,7 +22,7 @@
  *   3  the whole login exchange (greeting, auth switch, caching_sha2 /
  *      sha256 RSA paths with the server's PEM key), against a stand-in
  *      channel whose request/response call the readers directly
- *   4  rsa_encrypt(rest, password) -- the PEM/DER parser and RSA-OAEP
+ *   4  rsa_encrypt(rest, password) -- key loading and RSA-OAEP
  *   bit 4 (0x10) of the first byte sets compact_arrays.
  * Every outcome must be a result or one of the driver's own errors: the
  * socket-failure value, or a string starting with "mysql: ".  Anything else
