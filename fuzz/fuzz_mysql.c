@@ -9,9 +9,9 @@
  * The parsers are Lua, so they run in a Lua state inside the fuzzer, the
  * real mysql.lua loaded from the source tree (the fuzzer runs from the
  * repository root; FUZZ_MYSQL_LUA overrides the path), with stand-ins for
- * the two skynet modules it requires: `skynet` (only skynet.error is
- * touched) and `skynet.socketchannel` (only .error, the socket-failure
- * value, is used by the parsers).  skynet.mysqlaux is the real C module.
+ * the two skynet modules it requires: `skynet` (only skynet.error and
+ * skynet.getenv, answering nil, are touched) and `skynet.socketchannel`
+ * (only .error, the socket-failure value, is used by the parsers).  skynet.mysqlaux is the real C module.
  *
  * Input: the first byte picks what reads the rest, which plays the bytes
  * the server sent (a read past the end raises the socket-failure value, as
@@ -123,7 +123,7 @@ static void setup(void) {
 	L = luaL_newstate();
 	luaL_openlibs(L);
 	/* stand-ins for the skynet modules mysql.lua requires */
-	if (luaL_dostring(L, "package.loaded['skynet'] = { error = function() end }\n"
+	if (luaL_dostring(L, "package.loaded['skynet'] = { error = function() end, getenv = function() return nil end }\n"
 	                     "package.loaded['skynet.socketchannel'] = {\n"
 	                     "  error = setmetatable({}, { __tostring = function() return '[Error: socket]' end }),\n"
 	                     "  channel = function() error('no channel in the fuzzer') end }\n") != LUA_OK)
