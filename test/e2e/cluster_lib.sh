@@ -1,21 +1,8 @@
 # Helpers shared by the cluster end-to-end tests (sourced after lib.sh):
-# free ports, node map files, starting server and client nodes, reporting
+# node map files, starting server and client nodes, reporting
 # a client node's PASS/FAIL lines.
 W=$E2E_WORK
 PEER="python3 test/e2e/cluster_peer.py"
-
-# free_ports N: N currently free TCP ports on 127.0.0.1
-free_ports() {
-	python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
 
 # write_map FILE name=addr ...: a cluster node map file
 write_map() {

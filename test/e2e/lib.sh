@@ -52,3 +52,16 @@ wait_for() {
 	done
 	return 1
 }
+
+# free_ports N: N distinct TCP ports free on 127.0.0.1 right now
+free_ports() {
+	python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}

@@ -19,16 +19,7 @@ TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 # ---------------------------------------------------------------- KV flood
 # examples/config itself, moved to free ports (its own are fixed)
-read -r PM PA PG PC < <(python3 - <<'PY'
-import socket
-socks = []
-for _ in range(4):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-)
+read -r PM PA PG PC < <(free_ports 4)
 cat > "$E2E_WORK/kv.config" <<CONF
 include "$ROOT/examples/config"
 master = "127.0.0.1:$PM"

@@ -9,12 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 W=$E2E_WORK
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-PORT=$(free_port)
-NPORT=$(free_port)
-while [ "$NPORT" = "$PORT" ]; do NPORT=$(free_port); done
+read -r PORT NPORT < <(free_ports 2)
 
 con() { python3 test/e2e/console_client.py "$PORT" "$@"; }
 
@@ -193,7 +188,7 @@ expect "console: task after killtask lists no coroutine" bash -c "! sed -n '/^No
 has "console: killtask logs 'Kill <co>'" "$LOG" "^\[$PROBE\] Kill thread: $co$"
 
 # --- start, log, kill, exit, snax, debug ---------------------------------
-P2=$(free_port)
+P2=$(free_ports 1)
 con "start console_probe victim" "start console_probe leaver" "log console_probe logged" "start console_nosuch" \
 	"start debug_console 127.0.0.1 $P2 extra" "start debug_console 127.0.0.1 $P2" > "$W/start.out"
 VICTIM=$(grep -E '^:[0-9a-f]{8}	console_probe$' "$W/start.out" | sed -n 1p | cut -f1)
@@ -326,7 +321,7 @@ wait "$pid" 2>/dev/null || true
 # ============================================================ node B: 10,000 services
 N=10000
 LOGB=$W/many.log
-PORT=$(free_port) # a fresh port: node A's may linger in TIME_WAIT
+PORT=$(free_ports 1) # a fresh port: node A's may linger in TIME_WAIT
 write_config "$W/b.config" console_main "console_port = \"$PORT\"" "console_many = \"$N\""
 ./skynet "$W/b.config" > "$LOGB" 2>&1 &
 pid=$!

@@ -13,10 +13,7 @@
 source "$(dirname "$0")/lib.sh"
 W=$E2E_WORK
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-PORT=$(free_port)
+PORT=$(free_ports 1)
 
 con() { python3 test/e2e/console_client.py "$PORT" "$@"; }
 
@@ -199,7 +196,7 @@ wait "$pid" 2>/dev/null || true
 # system services and handles of other harbors with harbor = 3 (standalone:
 # this node also runs the master, cmaster)
 LOGH=$W/harbor.log
-PORT=$(free_port); MPORT=$(free_port); APORT=$(free_port)
+read -r PORT MPORT APORT < <(free_ports 3)
 write_config "$W/h.config" console_main "console_port = \"$PORT\"" "master = \"127.0.0.1:$MPORT\"" \
 	"address = \"127.0.0.1:$APORT\"" "standalone = \"127.0.0.1:$MPORT\""
 sed -i 's/^harbor = 0$/harbor = 3/' "$W/h.config"

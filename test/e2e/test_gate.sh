@@ -8,14 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 
 # three free loopback ports: control, C gate (S), C gate (L)
-read -r ctl cport lport < <(python3 - <<'PY'
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-PY
-)
+read -r ctl cport lport < <(free_ports 3)
 
 conf="$E2E_WORK/gate.config"
 out="$E2E_WORK/gate.log"

@@ -13,18 +13,6 @@ source "$(dirname "$0")/lib.sh"
 W=$E2E_WORK
 PEER="python3 test/e2e/harbor_peer.py"
 
-free_ports() {
-	python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
-
 # relay LOG: the PASS/FAIL lines a node logged, without the address prefix
 relay() { sed -n 's/^\[:[0-9a-f]*\] \(PASS .*\|FAIL .*\)$/\1/p' "$1"; }
 

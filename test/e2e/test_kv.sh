@@ -22,16 +22,7 @@ for cmd in lua5.4 lua; do
 	fi
 done
 
-read -r PM PA PG PC PX < <(python3 - <<'EOF2'
-import socket
-socks = []
-for _ in range(5):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF2
-)
+read -r PM PA PG PC PX < <(free_ports 5)
 cat > "$W/kv.config" <<EOF2
 include "$ROOT/examples/config"
 master = "127.0.0.1:$PM"

@@ -11,7 +11,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N + 200)) ]; then
 	echo "SKIP many sockets: open-file limit $(ulimit -n) is below $((N + 200)) and cannot be raised"
 	exit 0
 fi
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_ports 1)
 write_config "$E2E_WORK/many.config" echo_many "echo_many_port = \"$PORT\""
 out="$E2E_WORK/many.log"
 ./skynet "$E2E_WORK/many.config" > "$out" 2>&1 &

@@ -22,12 +22,7 @@
 source "$(dirname "$0")/lib.sh"
 W=$E2E_WORK
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-MPORT=$(free_port)
-CPORT=$(free_port)
-PPORT=$(free_port)
+read -r MPORT CPORT PPORT < <(free_ports 3)
 cli() { python3 test/e2e/metrics_client.py "$MPORT" "$@"; }
 has() {
 	if grep -Eq -- "$3" "$2"; then pass "$1"; else fail "$1" "no line matching /$3/ in: $(head -c 600 "$2" | tr '\n' '|')"; fi

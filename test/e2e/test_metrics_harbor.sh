@@ -11,16 +11,7 @@
 #   - node 1 killed: node 2 says the link is down and nothing waits.
 source "$(dirname "$0")/lib.sh"
 W=$E2E_WORK
-read -r PM P1 P2 M1 M2 < <(python3 - << 'EOF'
-import socket
-socks = []
-for _ in range(5):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
+read -r PM P1 P2 M1 M2 < <(free_ports 5)
 has() {
 	if grep -Eq -- "$3" "$2"; then pass "$1"; else fail "$1" "no line matching /$3/ in: $(grep harbor "$2" | head -c 800 | tr '\n' '|')"; fi
 }

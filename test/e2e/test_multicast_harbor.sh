@@ -8,16 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 W=$E2E_WORK
 
-read -r PM PA PB < <(python3 - <<'PY'
-import socket
-socks = []
-for _ in range(3):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-)
+read -r PM PA PB < <(free_ports 3)
 
 relay() { sed -n 's/^\[:[0-9a-f]*\] \(PASS .*\|FAIL .*\)$/\1/p' "$1"; }
 

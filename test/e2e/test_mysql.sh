@@ -69,7 +69,7 @@ write_config "$W/mysql.config" mysql_main \
 run_node mysql_main "$W/mysql.config" 240
 
 # --- the message board example (examples/msgboard) ---------------------
-mb_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mb_port=$(free_ports 1)
 cat >"$W/msgboard.config" <<CONF
 include "$ROOT/examples/msgboard/config"
 msgboard_address = "127.0.0.1"

@@ -7,7 +7,7 @@
 # keeps polling (the node goes idle).
 source "$(dirname "$0")/lib.sh"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_ports 1)
 write_config "$E2E_WORK/poller.config" poller_lines "poller_port = $PORT"
 out="$E2E_WORK/poller.log"
 ./skynet "$E2E_WORK/poller.config" > "$out" 2>&1 &

@@ -7,11 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 W=$E2E_WORK
 
-read -r P_CONSOLE P_CLUSTER < <(python3 -c '
-import socket
-a, b = socket.socket(), socket.socket()
-a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])')
+read -r P_CONSOLE P_CLUSTER < <(free_ports 2)
 write_config "$W/node.config" remote_probe "console_port = \"$P_CONSOLE\"" "cluster_port = \"$P_CLUSTER\"" \
 	"cluster = \"$W/empty.map\""
 : > "$W/empty.map"
