@@ -65,11 +65,7 @@ static struct {
 static _Thread_local int self_id; /* this worker's id (1...), 0 until it asks */
 
 void skynet_poller_init(void) {
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&POLL.duty_cond, &attr);
-	pthread_condattr_destroy(&attr);
+	skynet_hpc_cond_init(&POLL.duty_cond);
 	atomic_store(&POLL.owner, 0);
 	atomic_store(&POLL.exited, false);
 	atomic_store(&POLL.event_ns, 0);
@@ -98,6 +94,14 @@ static int poll_locked(bool block) {
 		atomic_store(&POLL.exited, true);
 		wake_socket_thread();
 	}
+	return n;
+}
+
+/* The socket thread's poll: waits for the lock (a worker's poll is short). */
+static int socket_thread_poll(bool block) {
+	pthread_mutex_lock(&POLL.lock);
+	int n = atomic_load(&POLL.exited) ? -1 : poll_locked(block);
+	pthread_mutex_unlock(&POLL.lock);
 	return n;
 }
 
@@ -172,8 +176,7 @@ static void stand_down(void) {
 		return;
 	pthread_mutex_lock(&POLL.duty_mu);
 	while (atomic_load(&POLL.owner) != 0 && !atomic_load(&POLL.exited)) {
-		uint64_t deadline = skynet_hpc() + POLL_DUTY_CHECK_NS;
-		struct timespec ts = {(time_t)(deadline / 1000000000ULL), (long)(deadline % 1000000000ULL)};
+		struct timespec ts = skynet_hpc_deadline(POLL_DUTY_CHECK_NS);
 		if (pthread_cond_timedwait(&POLL.duty_cond, &POLL.duty_mu, &ts) == 0)
 			continue;
 		uint64_t last = atomic_load_explicit(&POLL.polled_ns, memory_order_relaxed);
@@ -200,19 +203,14 @@ void skynet_poller_socket_thread(void) {
 		for (int i = 0; !block && i < POLL_ROUNDS && n == 0; i++) {
 			if (atomic_load_explicit(&POLL.owner, memory_order_relaxed) != 0)
 				break;
-			pthread_mutex_lock(&POLL.lock);
-			n = atomic_load(&POLL.exited) ? -1 : poll_locked(false);
-			pthread_mutex_unlock(&POLL.lock);
+			n = socket_thread_poll(false);
 			if (n == 0)
 				sched_yield();
 		}
 		if (!block && n == 0 && atomic_load_explicit(&POLL.owner, memory_order_relaxed) == 0)
 			block = true;
-		if (block) {
-			pthread_mutex_lock(&POLL.lock);
-			n = atomic_load(&POLL.exited) ? -1 : poll_locked(true);
-			pthread_mutex_unlock(&POLL.lock);
-		}
+		if (block)
+			n = socket_thread_poll(true);
 		if (n < 0)
 			return;
 	}

@@ -50,7 +50,7 @@ struct skynet_context {
 	uint32_t handle;
 	int session_id;
 	atomic_int ref;
-	atomic_int pending; /* set by the service itself, read by the socket thread */
+	atomic_int pending; /* set by the service itself, read by whichever thread polls the sockets */
 	_Atomic uint64_t message_count;
 	atomic_int tasks; /* coroutines waiting on a session (its scheduler says) */
 	atomic_int exit_reason; /* SKYNET_EXIT_*: set once, by the thread that retires the handle */

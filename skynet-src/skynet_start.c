@@ -57,8 +57,7 @@ void skynet_start_quit(void) {
 
 /* Waits until `ns` from now or quit; returns true when quitting. */
 static bool sleep_or_quit(uint64_t ns) {
-	uint64_t deadline = skynet_hpc() + ns;
-	struct timespec ts = {(time_t)(deadline / 1000000000ULL), (long)(deadline % 1000000000ULL)};
+	struct timespec ts = skynet_hpc_deadline(ns);
 	pthread_mutex_lock(&S.lock);
 	while (!S.quit) {
 		if (pthread_cond_timedwait(&S.cond, &S.lock, &ts) != 0)
@@ -217,12 +216,8 @@ int skynet_start(struct skynet_config *config) {
 	if (config->daemon && skynet_daemon_init(config->daemon))
 		return 1;
 
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_destroy(&S.cond);
-	pthread_cond_init(&S.cond, &attr);
-	pthread_condattr_destroy(&attr);
+	skynet_hpc_cond_init(&S.cond);
 
 	skynet_harbor_init(config->harbor);
 	skynet_handle_init(config->harbor);
